@@ -78,7 +78,7 @@ def decode_event(raw: bytes) -> EventBase | Rejection:
     if not raw:
         return Rejection("empty", "empty record", "DecodeError")
     try:
-        return _decoder.decode(raw)  # type: ignore[no-any-return]
+        return _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         msg = str(exc)
         reason = classify_validation_error(msg)

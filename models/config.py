@@ -1,0 +1,49 @@
+"""Engine configuration: hyperparameters of the core, immutable, with defaults."""
+
+from __future__ import annotations
+
+import msgspec
+
+#: Event type -> placement a decision is made for. Types not listed get no decision.
+DEFAULT_PLACEMENTS: dict[str, str] = {
+    "page_view": "home",
+    "product_view": "product_detail",
+    "search": "search_results",
+    "add_to_cart": "cart",
+    "purchase": "order_confirmation",
+}
+
+
+class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Hyperparameters of one partition engine. Defaults are immutable.
+
+    >>> EngineConfig().recommendations
+    10
+    """
+
+    #: Items per decision.
+    recommendations: int = 10
+    #: Event type -> placement; an event of a type not here produces no decision.
+    placements: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_PLACEMENTS))
+    #: Half-life of category affinities, days of event time.
+    affinity_half_life_days: float = 14.0
+    #: Half-life of item popularity, days of event time.
+    popularity_half_life_days: float = 7.0
+    #: Day buckets older than this (relative to the watermark) are pruned from profiles.
+    bucket_retention_days: int = 400
+    #: Categories kept per profile (lowest affinity dropped first).
+    max_categories: int = 32
+    #: Recently viewed items kept per profile.
+    max_recent_items: int = 20
+    #: Purchased items remembered per profile (for the "already bought" filter).
+    max_purchased_items: int = 500
+    #: Items kept in a cart.
+    max_cart_items: int = 100
+    #: Event ids remembered per user to drop re-sent duplicates.
+    dedup_window: int = 64
+    #: Items tracked per segment by the popularity recommender.
+    max_items_per_segment: int = 500
+    #: Without an explicit consent event, treat personalization as withheld.
+    consent_required: bool = False
+    #: Inactivity that ends a session when events carry no ``session_id``.
+    session_gap_minutes: float = 30.0

@@ -1,0 +1,293 @@
+"""The partition engine: a batch of raw records in, outputs out. Pure and deterministic.
+
+One :class:`Engine` holds everything learned from one input partition: its profile
+store, the due-time schedule, the models, and the event-time watermark. The live worker
+runs one per assigned partition; a replay runs one per partition of the same hash, so
+both make the same decisions for the same events.
+
+Per event, in order: decode -> (duplicate? skip) -> fire due time-based changes up to
+the watermark -> fold into the profile -> re-evaluate rule segments -> decide -> learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from models.config import EngineConfig
+from models.engine.batch import BatchOutput, InputRecord
+from models.engine.ids import change_id, decision_id, iso
+from models.engine.schedule import Schedule
+from models.policies.context import DecisionContext, Policy
+from models.policies.segment_popularity import SegmentPopularityPolicy
+from models.profiles.profile import Profile
+from models.profiles.update import apply_event, new_profile, prune_days
+from models.profiles.view import ProfileAt
+from models.recommenders.popularity import SegmentPopularity
+from models.segments import RuleSet
+from models.state.memory import MemoryStore
+from models.state.store import ProfileStore
+from schemas.decode import Rejection, decode_event
+from schemas.events import AddToCart, Erase, EventBase, ProductView, Purchase
+from schemas.outputs import DeadLetter, Decision, SegmentChange, SourcePosition
+
+#: Popularity weight per interaction type.
+POPULARITY_WEIGHTS = {"product_view": 1.0, "add_to_cart": 2.0, "purchase": 4.0}
+
+
+class _WriteBack:
+    """Per-batch cache: one store read per distinct user, one store write per batch."""
+
+    def __init__(self, store: ProfileStore) -> None:
+        self.store = store
+        self.cache: dict[str, Profile | None] = {}
+        self.dirty: dict[str, Profile | None] = {}
+
+    def get(self, user: str) -> Profile | None:
+        if user in self.cache:
+            return self.cache[user]
+        p = self.cache[user] = self.store.get(user)
+        return p
+
+    def put(self, user: str, p: Profile) -> None:
+        self.cache[user] = p
+        self.dirty[user] = p
+
+    def delete(self, user: str) -> None:
+        self.cache[user] = None
+        self.dirty[user] = None
+
+    def flush(self, out: BatchOutput) -> None:
+        if self.dirty:
+            self.store.write_many(self.dirty)
+            out.state_updates.update(self.dirty)
+
+
+class Engine:
+    """Core of one partition.
+
+    >>> from models.segments import parse_rules
+    >>> rules = parse_rules('segments: [{id: buyer, name: Buyer, when: "count(purchase) >= 1"}]')
+    >>> eng = Engine(rules)
+    >>> out = eng.process_many([InputRecord(
+    ...     b'{"type":"purchase","event_id":"e1","user_id":"u1","event_time":"2026-01-01T10:00:00Z",'
+    ...     b'"properties":{"order_id":"o1","revenue":5,"items":[{"item_id":"sku-1","price":5}]}}')])
+    >>> [(c.segment_id, c.change) for c in out.segment_changes]
+    [('buyer', 'entered')]
+    >>> out.decisions[0].placement, out.decisions[0].segments
+    ('order_confirmation', ['buyer'])
+    """
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        config: EngineConfig | None = None,
+        store: ProfileStore | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.store: ProfileStore = store if store is not None else MemoryStore()
+        self.popularity = SegmentPopularity(
+            half_life_days=self.config.popularity_half_life_days,
+            max_items=self.config.max_items_per_segment,
+        )
+        self.policy: Policy = policy or SegmentPopularityPolicy(
+            self.popularity, k=self.config.recommendations
+        )
+        self.watermark: float | None = None
+        self.schedule = Schedule()
+        self.rules = rules
+        self._names = {s.id: s.name for s in rules.segments}
+        for user, profile in self.store.items():
+            if profile.next_due is not None:
+                self.schedule.add(profile.next_due, user)
+
+    # -- entry points --------------------------------------------------------------
+
+    def process_many(self, records: Sequence[InputRecord]) -> BatchOutput:
+        """Decode and process a batch of raw records, in order."""
+        out = BatchOutput()
+        wb = _WriteBack(self.store)
+        for raw, position in records:
+            ev = decode_event(raw)
+            if isinstance(ev, Rejection):
+                out.dead_letters.append(DeadLetter(
+                    reason=ev.reason, detail=ev.detail, raw=raw,
+                    error_class=ev.error_class, source=position,
+                ))
+                out.count("invalid")
+                continue
+            self._guarded(ev, raw, position, wb, out)
+        wb.flush(out)
+        return out
+
+    def process_events(self, events: Iterable[EventBase]) -> BatchOutput:
+        """Process already-decoded events (replays that decoded up front)."""
+        out = BatchOutput()
+        wb = _WriteBack(self.store)
+        for ev in events:
+            self._guarded(ev, None, None, wb, out)
+        wb.flush(out)
+        return out
+
+    def advance_to(self, now: float) -> BatchOutput:
+        """Move event time forward with no event (an idle partition) and fire due changes."""
+        out = BatchOutput()
+        wb = _WriteBack(self.store)
+        if self.watermark is None or now > self.watermark:
+            self.watermark = now
+        self._fire_due(self.watermark, wb, out)
+        wb.flush(out)
+        return out
+
+    def lookup(self, user_id: str) -> Profile | None:
+        return self.store.get(user_id)
+
+    # -- per event -----------------------------------------------------------------
+
+    def _guarded(
+        self, ev: EventBase, raw: bytes | None, position: SourcePosition | None,
+        wb: _WriteBack, out: BatchOutput,
+    ) -> None:
+        try:
+            self._process(ev, wb, out)
+        except Exception as exc:  # a bug, not bad input: keep the record, keep going
+            import msgspec.json
+
+            out.dead_letters.append(DeadLetter(
+                reason="processing_error", detail=f"{type(exc).__name__}: {exc}"[:500],
+                raw=raw if raw is not None else msgspec.json.encode(ev),
+                error_class=type(exc).__name__, source=position,
+            ))
+            out.count("processing_error")
+
+    def _process(self, ev: EventBase, wb: _WriteBack, out: BatchOutput) -> None:
+        user = ev.user_key
+        ts = ev.ts
+        if self.watermark is None or ts > self.watermark:
+            self.watermark = ts
+            self._fire_due(ts, wb, out)
+        now = self.watermark
+        if isinstance(ev, Erase):
+            self._erase(user, ev, wb, out)
+            return
+        profile = wb.get(user)
+        if profile is None:
+            profile = new_profile(user, ts)
+        elif ev.event_id in profile.recent_event_ids:
+            out.count("duplicate")
+            return
+        profile.recent_event_ids.append(ev.event_id)
+        if len(profile.recent_event_ids) > self.config.dedup_window:
+            del profile.recent_event_ids[0]
+        apply_event(profile, ev, self.config)
+        prune_days(profile, now, self.config)
+        event_time = ev.event_time.isoformat()
+        self._evaluate(user, profile, now, event_time, ev.event_id, out)
+        etype = ev.__struct_config__.tag
+        placement = self.config.placements.get(etype)  # type: ignore[arg-type]
+        if placement is not None:
+            out.decisions.append(self._decide(user, profile, ev, placement, event_time, now))
+        self._learn(profile, ev, ts)
+        wb.put(user, profile)
+        out.count("ok")
+
+    def _erase(self, user: str, ev: Erase, wb: _WriteBack, out: BatchOutput) -> None:
+        profile = wb.get(user)
+        if profile is not None:
+            for seg in profile.segments:
+                out.segment_changes.append(SegmentChange(
+                    change_id=change_id(user, seg, "exited", ev.event_id), user_id=user,
+                    segment_id=seg, segment_kind="rule", change="exited",
+                    reason="user erased (right to be forgotten)",
+                    event_time=ev.event_time.isoformat(), trigger_event_id=ev.event_id,
+                ))
+        wb.delete(user)
+        out.count("erased")
+
+    def _evaluate(
+        self, user: str, profile: Profile, now: float, event_time: str,
+        trigger: str | None, out: BatchOutput,
+    ) -> None:
+        view = ProfileAt(profile, now, self.config.affinity_half_life_days)
+        members = self.rules.members(view)
+        old = profile.segments
+        if tuple(old) != members:
+            cause = trigger if trigger is not None else f"due@{now!r}"
+            prefix = "" if trigger is not None else "time passed: "
+            for seg in members:
+                if seg not in old:
+                    out.segment_changes.append(SegmentChange(
+                        change_id=change_id(user, seg, "entered", cause), user_id=user,
+                        segment_id=seg, segment_kind="rule", change="entered",
+                        reason=prefix + self.rules.explain(seg, view),
+                        event_time=event_time, trigger_event_id=trigger,
+                    ))
+            for seg in old:
+                if seg not in members:
+                    out.segment_changes.append(SegmentChange(
+                        change_id=change_id(user, seg, "exited", cause), user_id=user,
+                        segment_id=seg, segment_kind="rule", change="exited",
+                        reason=prefix + "no longer true: " + self.rules.explain(seg, view),
+                        event_time=event_time, trigger_event_id=trigger,
+                    ))
+            profile.segments = list(members)
+        due = self.rules.next_due(view)
+        if due != profile.next_due:
+            profile.next_due = due
+            if due is not None:
+                self.schedule.add(due, user)
+
+    def _fire_due(self, now: float, wb: _WriteBack, out: BatchOutput) -> None:
+        while True:
+            due_list = self.schedule.pop_due(now)
+            if not due_list:
+                return
+            for due, user in due_list:
+                profile = wb.get(user)
+                if profile is None or profile.next_due != due:
+                    continue  # stale entry: the user changed or was erased since
+                profile.next_due = None
+                prune_days(profile, due, self.config)
+                self._evaluate(user, profile, due, iso(due), None, out)
+                wb.put(user, profile)
+
+    def _personalization_allowed(self, profile: Profile) -> bool:
+        granted = profile.consent.get("personalization")
+        return granted if granted is not None else not self.config.consent_required
+
+    def _decide(
+        self, user: str, profile: Profile, ev: EventBase, placement: str,
+        event_time: str, now: float,
+    ) -> Decision:
+        allowed = self._personalization_allowed(profile)
+        segments = tuple(profile.segments) if allowed else ()
+        answer = self.policy.decide(DecisionContext(
+            user_id=user, placement=placement, profile=profile, segments=segments,
+            segment_names=self._names, personalization_allowed=allowed, now=now,
+        ))
+        reasons = list(answer.reasons)
+        if not allowed:
+            reasons.insert(0, "personalization consent withdrawn: non-personalized default"
+                           if profile.consent.get("personalization") is False
+                           else "no personalization consent on record: non-personalized default")
+        did = decision_id(user, ev.event_id, placement)
+        profile.last_decision_id = did
+        return Decision(
+            decision_id=did, user_id=user, event_id=ev.event_id,
+            event_type=str(ev.__struct_config__.tag), event_time=event_time,
+            placement=placement, kind=answer.kind, segments=list(segments),
+            recommendations=answer.recommendations, reasons=reasons,
+            policy=f"{self.policy.name}+rules@{self.rules.version}",
+        )
+
+    def _learn(self, profile: Profile, ev: EventBase, ts: float) -> None:
+        segments = profile.segments if self._personalization_allowed(profile) else ()
+        if isinstance(ev, ProductView | AddToCart):
+            props = ev.properties
+            weight = POPULARITY_WEIGHTS[str(ev.__struct_config__.tag)]
+            self.popularity.learn_one(segments, props.item_id, props.category, weight, ts)
+        elif isinstance(ev, Purchase):
+            for line in ev.properties.items:
+                self.popularity.learn_one(
+                    segments, line.item_id, line.category, POPULARITY_WEIGHTS["purchase"], ts
+                )

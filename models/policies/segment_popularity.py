@@ -1,0 +1,72 @@
+"""First policy: what is popular in the user's segments, minus what they already own."""
+
+from __future__ import annotations
+
+from models.policies.context import DecisionContext, PolicyAnswer
+from models.recommenders.popularity import GLOBAL, SegmentPopularity
+from schemas.outputs import Recommendation
+
+
+class SegmentPopularityPolicy:
+    """Fill ``k`` slots from the user's segments in rule-file order, then global popularity.
+
+    Items the user bought or has in the cart are excluded (only when personalization is
+    allowed: without consent, no individual history is used at all).
+    """
+
+    name = "segment-popularity/1"
+
+    def __init__(self, popularity: SegmentPopularity, k: int = 10) -> None:
+        self.popularity = popularity
+        self.k = k
+
+    def decide(self, ctx: DecisionContext) -> PolicyAnswer:
+        reasons: list[str] = []
+        exclude: set[str] = set()
+        if ctx.personalization_allowed:
+            exclude.update(ctx.profile.purchased)
+            exclude.update(ctx.profile.cart)
+        recs: list[Recommendation] = []
+        chosen: set[str] = set()
+        used_segments: list[str] = []
+        for seg in ctx.segments:
+            if len(recs) >= self.k:
+                break
+            name = ctx.segment_names.get(seg, seg)
+            for item, share, category in self.popularity.top(seg, self.k + len(chosen), exclude):
+                if item in chosen:
+                    continue
+                chosen.add(item)
+                recs.append(Recommendation(
+                    item_id=item, score=round(share, 6), category=category,
+                    reason=f"popular with shoppers in '{name}', a segment you are in",
+                ))
+                if seg not in used_segments:
+                    used_segments.append(seg)
+                if len(recs) >= self.k:
+                    break
+        from_segments = len(recs)
+        if len(recs) < self.k:
+            for item, share, category in self.popularity.top(GLOBAL, self.k + len(chosen), exclude):
+                if item in chosen:
+                    continue
+                chosen.add(item)
+                recs.append(Recommendation(
+                    item_id=item, score=round(share, 6), category=category,
+                    reason="popular with all shoppers this week",
+                ))
+                if len(recs) >= self.k:
+                    break
+        if not ctx.personalization_allowed:
+            kind = "default"
+        elif from_segments:
+            kind = "personalized"
+            reasons.append("ranked by recent popularity in your segments: " + ", ".join(used_segments))
+        else:
+            kind = "default"
+            reasons.append("no segment popularity yet for this user: global popularity")
+        if ctx.personalization_allowed and exclude:
+            reasons.append(f"excluded {len(exclude)} items already bought or in the cart")
+        if not recs:
+            reasons.append("no item interactions seen yet: nothing to recommend")
+        return PolicyAnswer(kind=kind, recommendations=recs, reasons=reasons)

@@ -1,0 +1,53 @@
+"""The per-user profile: what the core remembers about one user.
+
+Windowed quantities are kept in UTC day buckets: ``days[d]`` holds the counts of day
+``d = floor(ts / 86400)``. A window of N days at time ``now`` sums the buckets of days
+``[day(now) - N + 1, day(now)]``. Buckets older than the retention are pruned, so a
+profile's size is bounded by its active days within the retention, not by its events.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+#: Key of the net revenue inside a day bucket.
+REVENUE_KEY = "$revenue"
+
+
+def category_key(event_type: str, category: str) -> str:
+    """Key of a per-category count inside a day bucket."""
+    return f"{event_type}|{category}"
+
+
+class Profile(msgspec.Struct, kw_only=True, omit_defaults=True):
+    user_id: str
+    first_seen: float
+    last_seen: float
+    #: All-time count per event type.
+    counts: dict[str, int] = {}
+    #: Time of the last event per event type.
+    last_at: dict[str, float] = {}
+    #: Day index -> counts for windowed rules (event types, "type|category", revenue).
+    days: dict[int, dict[str, float]] = {}
+    #: Category -> [forward-decayed score, reference time]; see :mod:`models.profiles.update`.
+    affinity: dict[str, list[float]] = {}
+    recent_items: list[str] = []
+    #: Item -> last purchase time.
+    purchased: dict[str, float] = {}
+    cart: dict[str, int] = {}
+    orders: int = 0
+    revenue: float = 0.0
+    refunded: float = 0.0
+    session_id: str | None = None
+    session_start: float = 0.0
+    session_events: int = 0
+    sessions: int = 0
+    traits: dict[str, str | int | float | bool | None] = {}
+    consent: dict[str, bool] = {}
+    #: Rule segments the user is in, in rule-file order.
+    segments: list[str] = []
+    #: Earliest time a rule may change without a new event (None: nothing pending).
+    next_due: float | None = None
+    #: Recent event ids, for duplicate suppression.
+    recent_event_ids: list[str] = []
+    last_decision_id: str | None = None

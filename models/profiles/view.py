@@ -1,0 +1,80 @@
+"""A read-only view of a profile at an evaluation time, as the rule language sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from models.profiles.profile import REVENUE_KEY, Profile, category_key
+from models.profiles.update import DAY, decayed
+
+Scalar = str | int | float | bool | None
+
+
+class ProfileAt:
+    """``profile`` seen at time ``now`` (POSIX seconds); implements the rules' ProfileView."""
+
+    __slots__ = ("_hl", "_now", "_today", "profile")
+
+    def __init__(self, profile: Profile, now: float, affinity_half_life_days: float = 14.0):
+        self.profile = profile
+        self._now = now
+        self._today = int(now // DAY)
+        self._hl = affinity_half_life_days
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    def _window_sum(self, key: str, window_days: int | None) -> float:
+        days = self.profile.days
+        first = self._today - window_days + 1 if window_days is not None else None
+        total = 0.0
+        for day, bucket in days.items():
+            if (first is None or day >= first) and day <= self._today:
+                total += bucket.get(key, 0.0)
+        return total
+
+    def count(self, event_type: str, window_days: int | None) -> float:
+        if window_days is None:
+            return float(self.profile.counts.get(event_type, 0))
+        return self._window_sum(event_type, window_days)
+
+    def revenue(self, window_days: int | None) -> float:
+        if window_days is None:
+            return self.profile.revenue - self.profile.refunded
+        return self._window_sum(REVENUE_KEY, window_days)
+
+    def category_count(self, event_type: str, category: str, window_days: int | None) -> float:
+        return self._window_sum(category_key(event_type, category), window_days)
+
+    def last_time(self, event_type: str) -> float | None:
+        return self.profile.last_at.get(event_type)
+
+    def affinity(self, category: str) -> float:
+        entry = self.profile.affinity.get(category)
+        if entry is None:
+            return 0.0
+        return decayed(entry[0], entry[1], self._now, self._hl)
+
+    def bucket_days(self) -> Iterable[int]:
+        return self.profile.days.keys()
+
+    def field(self, path: str) -> Scalar:
+        p = self.profile
+        root, _, name = path.partition(".")
+        if root == "traits":
+            return p.traits.get(name)
+        if root == "consent":
+            return p.consent.get(name)
+        if root == "profile":
+            if name == "sessions":
+                return p.sessions
+            if name == "events":
+                return sum(p.counts.values())
+            if name == "days_since_first_seen":
+                return (self._now - p.first_seen) / DAY
+            if name == "avg_order_value":
+                return (p.revenue - p.refunded) / p.orders if p.orders else None
+            if name == "cart_items":
+                return sum(p.cart.values())
+        return None

@@ -1,0 +1,131 @@
+"""Per-segment item popularity with exponential time decay (forward decay).
+
+The ranked list per segment is cached: it is rebuilt when an item outside it overtakes
+its last entry, and at least every ``refresh_every`` updates (the order *inside* the
+cached list may lag that many updates).
+
+Scores are stored forward-decayed: an interaction of weight ``w`` at time ``t`` adds
+``w * 2 ** ((t - anchor) / half_life)``. Ranking by stored score equals ranking by
+decayed score at any later time, so nothing is rewritten as time passes; the anchor
+moves (and all scores are rescaled) only when the exponent grows large.
+
+>>> pop = SegmentPopularity(half_life_days=7.0, max_items=10)
+>>> pop.learn_one(("a",), "sku-1", "outdoor", 1.0, 0.0)
+>>> pop.learn_one(("a",), "sku-2", "outdoor", 2.0, 0.0)
+>>> [item for item, _, _ in pop.top("a", 5)]
+['sku-2', 'sku-1']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+
+#: Pseudo-segment holding global popularity (every interaction counts there too).
+GLOBAL = "*"
+
+_RESCALE_AT = 64.0  # exponent (in half-lives) past which the anchor moves
+
+
+class SegmentPopularity:
+    def __init__(
+        self, half_life_days: float = 7.0, max_items: int = 500, refresh_every: int = 64,
+        cache_size: int = 100,
+    ) -> None:
+        self.half_life_days = half_life_days
+        self.max_items = max_items
+        self.refresh_every = refresh_every
+        self.cache_size = cache_size
+        self._anchor: float | None = None
+        self._scores: dict[str, dict[str, float]] = {}
+        self._totals: dict[str, float] = {}
+        self._category: dict[str, str | None] = {}
+        self._top: dict[str, list[str]] = {}
+        self._top_set: dict[str, set[str]] = {}
+        self._floor: dict[str, float] = {}
+        self._stale: dict[str, int] = {}
+
+    def _gain(self, ts: float) -> float:
+        hl = self.half_life_days * 86400.0
+        if self._anchor is None:
+            self._anchor = ts
+        exponent = (ts - self._anchor) / hl
+        if exponent > _RESCALE_AT:
+            shift = exponent - 1.0
+            factor = 2.0 ** (-shift)
+            for scores in self._scores.values():
+                for item in scores:
+                    scores[item] *= factor
+            for seg in self._totals:
+                self._totals[seg] *= factor
+            self._anchor += shift * hl
+            exponent = 1.0
+        return 2.0 ** exponent
+
+    def learn_one(
+        self, segments: Sequence[str], item_id: str, category: str | None, weight: float, ts: float
+    ) -> None:
+        """Count an interaction with ``item_id`` for each of ``segments`` and globally."""
+        gain = weight * self._gain(ts)
+        if category is not None or item_id not in self._category:
+            self._category[item_id] = category
+        for seg in (GLOBAL, *segments):
+            scores = self._scores.get(seg)
+            if scores is None:
+                scores = self._scores[seg] = {}
+            score = scores[item_id] = scores.get(item_id, 0.0) + gain
+            self._totals[seg] = self._totals.get(seg, 0.0) + gain
+            if item_id not in self._top_set.get(seg, ()) and score > self._floor.get(seg, 0.0):
+                self._stale[seg] = self.refresh_every  # a newcomer belongs in the cached top
+            else:
+                self._stale[seg] = self._stale.get(seg, self.refresh_every) + 1
+            if len(scores) > 2 * self.max_items:
+                self._prune(seg)
+
+    def _prune(self, seg: str) -> None:
+        scores = self._scores[seg]
+        keep = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_items]
+        self._scores[seg] = dict(keep)
+        live = set()
+        for s in self._scores.values():
+            live.update(s)
+        self._category = {k: v for k, v in self._category.items() if k in live}
+
+    def _ranked(self, seg: str) -> list[str]:
+        if self._stale.get(seg, 0) >= self.refresh_every or seg not in self._top:
+            scores = self._scores.get(seg, {})
+            top = [
+                item for item, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+            ][: self.cache_size]
+            self._top[seg] = top
+            self._top_set[seg] = set(top)
+            self._floor[seg] = scores[top[-1]] if len(top) == self.cache_size else 0.0
+            self._stale[seg] = 0
+        return self._top[seg]
+
+    def top(
+        self, segment: str, k: int, exclude: Container[str] = ()
+    ) -> list[tuple[str, float, str | None]]:
+        """Up to ``k`` items of ``segment``, best first: (item, share of the segment, category)."""
+        scores = self._scores.get(segment)
+        if not scores:
+            return []
+        total = self._totals[segment] or 1.0
+        out = []
+        for item in self._ranked(segment):
+            if item in exclude or item not in scores:
+                continue
+            out.append((item, scores[item] / total, self._category.get(item)))
+            if len(out) == k:
+                break
+        return out
+
+    def segments(self) -> list[str]:
+        return sorted(self._scores)
+
+    def forget_item(self, item_id: str) -> None:
+        """Drop an item everywhere (e.g. removed from the catalogue)."""
+        for seg, scores in self._scores.items():
+            if item_id in scores:
+                self._totals[seg] -= scores.pop(item_id)
+                self._stale[seg] = self.refresh_every
+        self._category.pop(item_id, None)

@@ -1,0 +1,112 @@
+"""Loaded rule segments: :class:`RuleSegment` (a definition) and :class:`RuleSet` (evaluation).
+
+A RuleSet pickles by its source text: unpickling parses and compiles it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from models.segments.compiler import compile_rules
+from models.segments.explain import explain
+from models.segments.nodes import Node, unparse
+from models.segments.timing import collect_timers
+from models.segments.view import ProfileView
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSegment:
+    """One segment definition; ``line`` is the 1-based line of its entry in the file."""
+
+    id: str
+    name: str
+    description: str
+    expression: str
+    line: int
+
+
+def rules_version(segments: Sequence[RuleSegment], conditions: Sequence[Node]) -> str:
+    """Short stable hash of the normalized definitions (canonical expression text)."""
+    canonical = [
+        [s.id, s.name, s.description, unparse(node)]
+        for s, node in zip(segments, conditions, strict=True)
+    ]
+    blob = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+class RuleSet:
+    """Compiled rule segments, in file order.
+
+    Build it with :func:`~models.segments.loader.parse_rules` or
+    :func:`~models.segments.loader.load_rules`.
+    """
+
+    __slots__ = ("_conditions", "_index", "_program", "_timers", "segments", "source", "text",
+                 "version")  # fmt: skip
+
+    def __init__(
+        self,
+        segments: Sequence[RuleSegment],
+        conditions: Sequence[Node],
+        *,
+        text: str,
+        source: str,
+    ) -> None:
+        """``conditions[i]`` is the checked syntax tree of ``segments[i]``."""
+        self.segments: tuple[RuleSegment, ...] = tuple(segments)
+        self._conditions: tuple[Node, ...] = tuple(conditions)
+        self.text = text
+        self.source = source
+        self.version: str = rules_version(self.segments, self._conditions)
+        self._index = {s.id: i for i, s in enumerate(self.segments)}
+        self._program = compile_rules(
+            [(s.id, node) for s, node in zip(self.segments, self._conditions, strict=True)]
+        )
+        self._timers = collect_timers(self._conditions)
+
+    def segment_ids(self) -> tuple[str, ...]:
+        """Segment ids in file order."""
+        return tuple(s.id for s in self.segments)
+
+    def members(self, view: ProfileView) -> tuple[str, ...]:
+        """Ids of the segments whose rule is true for ``view``, in file order."""
+        memo = self._program.new_memo()
+        return tuple([sid for sid, rule in self._program.rules if rule(view, memo)])
+
+    def explain(self, segment_id: str, view: ProfileView) -> str:
+        """Why segment ``segment_id`` is (or is not) true for ``view``, with the values read."""
+        index = self._index.get(segment_id)
+        if index is None:
+            raise KeyError(f"unknown segment id {segment_id!r} (known: {', '.join(self._index)})")
+        return explain(self._program, self._conditions[index], view)
+
+    def next_due(self, view: ProfileView) -> float | None:
+        """Earliest time after ``view.now`` at which a rule may change with no new event.
+
+        None when nothing is time-dependent for this user. See :mod:`models.segments.timing`.
+        """
+        return self._timers.next_due(view)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuleSet):
+            return NotImplemented
+        return self.version == other.version and self.segments == other.segments
+
+    def __hash__(self) -> int:
+        return hash(self.version)
+
+    def __repr__(self) -> str:
+        return f"RuleSet(source={self.source!r}, version={self.version!r}, segments={len(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from models.segments.loader import parse_rules
+
+        return (parse_rules, (self.text, self.source))

@@ -1,0 +1,122 @@
+"""When may a rule's value change with no new event? (:meth:`RuleSet.next_due` support.)
+
+Three things move with time alone:
+
+* windows: an event on UTC day ``d`` leaves an ``N``-day window at ``(d + N) * 86400``
+  (and a bucket dated after ``now`` enters at ``d * 86400``);
+* ``days_since(t)`` compared with a constant ``c`` (in ``== != < <= > >=``, ``between``
+  or ``in``): it crosses ``c`` at ``last_time(t) + c * 86400``; one second is added so a
+  strict ``>`` has flipped;
+* ``profile.days_since_first_seen`` compared with a constant, likewise.
+
+Not scheduled (re-evaluated on the user's next event only): decaying ``affinity(...)``
+thresholds and ``days_since`` compared with a non-constant.
+
+>>> from models.segments.parser import parse_expression
+>>> rule = parse_expression("count(purchase, 60d) >= 1 and days_since(purchase) > 30")
+>>> timers = collect_timers([rule])
+>>> timers.windows, timers.since
+((60,), (('purchase', (30,)),))
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from models.segments.compiler import is_number
+from models.segments.fields import DAYS_SINCE_FIRST_SEEN
+from models.segments.nodes import Between, Call, Compare, Field, In, Literal, Node, walk
+from models.segments.view import DAY_SECONDS, ProfileView
+
+#: Added to a days_since crossing so that a strict comparison has flipped.
+EPSILON_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Timers:
+    """The time-dependent parts of a rule set, sorted for deterministic results."""
+
+    windows: tuple[int, ...]
+    since: tuple[tuple[str, tuple[int | float, ...]], ...]
+    first_seen: tuple[int | float, ...]
+
+    def next_due(self, view: ProfileView) -> float | None:
+        """Earliest time after ``view.now`` at which some rule may change with no event."""
+        now = view.now
+        best = math.inf
+        if self.windows:
+            days = sorted(view.bucket_days())
+            if days:
+                today = math.floor(now / DAY_SECONDS)
+                ahead = bisect_right(days, today)
+                if ahead < len(days):
+                    best = days[ahead] * DAY_SECONDS
+                for n in self.windows:
+                    i = bisect_left(days, today + 1 - n)
+                    if i < len(days):
+                        best = min(best, (days[i] + n) * DAY_SECONDS)
+        for event_type, constants in self.since:
+            last = view.last_time(event_type)
+            if last is None:
+                continue
+            for c in constants:
+                due = last + c * DAY_SECONDS + EPSILON_SECONDS
+                if now < due < best:
+                    best = due
+        if self.first_seen:
+            age = view.field(DAYS_SINCE_FIRST_SEEN)
+            if isinstance(age, int | float) and not isinstance(age, bool):
+                for c in self.first_seen:
+                    due = now + (c - age) * DAY_SECONDS + EPSILON_SECONDS
+                    if now < due < best:
+                        best = due
+        return None if best == math.inf else float(best)
+
+
+def _numbers(nodes: Iterable[Node]) -> list[int | float]:
+    out: list[int | float] = []
+    for n in nodes:
+        if isinstance(n, Literal) and is_number(n.value):
+            out.append(n.value)  # type: ignore[arg-type]
+    return out
+
+
+def _clock(node: Node) -> tuple[str, str] | None:
+    """("since", event type) or ("first_seen", "") when ``node`` grows with time."""
+    if isinstance(node, Call) and node.func == "days_since" and node.event_type:
+        return ("since", node.event_type)
+    if isinstance(node, Field) and node.path == DAYS_SINCE_FIRST_SEEN:
+        return ("first_seen", "")
+    return None
+
+
+def collect_timers(conditions: Iterable[Node]) -> Timers:
+    """Collect windows and clock thresholds used anywhere in ``conditions``."""
+    windows: set[int] = set()
+    found: dict[tuple[str, str], set[int | float]] = {}
+    for root in conditions:
+        for node in walk(root):
+            if isinstance(node, Call) and node.window is not None:
+                windows.add(node.window)
+            pairs: list[tuple[Node, list[Node]]] = []
+            if isinstance(node, Compare):
+                pairs = [(node.left, [node.right]), (node.right, [node.left])]
+            elif isinstance(node, Between):
+                pairs = [(node.operand, [node.low, node.high])]
+            elif isinstance(node, In):
+                pairs = [(node.operand, list(node.items))]
+            for subject, others in pairs:
+                clock = _clock(subject)
+                constants = _numbers(others)
+                if clock is not None and constants:
+                    found.setdefault(clock, set()).update(constants)
+    since = tuple(
+        (etype, tuple(sorted(found[(kind, etype)])))
+        for kind, etype in sorted(found)
+        if kind == "since"
+    )
+    first_seen = tuple(sorted(found.get(("first_seen", ""), ())))
+    return Timers(tuple(sorted(windows)), since, first_seen)

@@ -1,0 +1,1 @@
+"""Subcommands of the ``personalizer`` command line, one module each."""
