@@ -14,18 +14,21 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.dataplane.loop import DataPlane
-from streams.service import DataPlaneService
+from streams.service import DataPlaneService, check_supported
 from streams.settings import load_settings
 
 settings = load_settings()
+check_supported(settings)
 
 
 def _faust_broker(bootstrap: str) -> str:
     return ";".join(f"kafka://{b.strip()}" for b in bootstrap.split(",") if b.strip())
 
 
+# The Faust app joins its own consumer group (for control topics); the data plane's
+# group is ``settings.group_id``. They must differ: one group, one protocol.
 app = faust.App(
-    "personalizer",
+    f"{settings.group_id}-shell",
     broker=_faust_broker(settings.bootstrap_servers),
     web_host=settings.web_host,
     web_port=settings.web_port,
@@ -67,7 +70,8 @@ async def ready(web: Any, request: Any) -> Any:
 
 @app.page("/metrics")
 async def metrics_view(web: Any, request: Any) -> Any:
-    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    # the header carries the charset; aiohttp refuses it in content_type=
+    return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @app.page("/users/{user_id}")

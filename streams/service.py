@@ -12,9 +12,25 @@ import mode
 from models.config import EngineConfig
 from models.segments import DEFAULT_RULES_PATH, RuleSet, load_rules
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
-from streams.settings import Settings
+from streams.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+
+
+def check_supported(settings: Settings) -> None:
+    """Refuse settings this release does not honour yet, instead of ignoring them."""
+    problems = []
+    if settings.processing_guarantee == "exactly_once":
+        problems.append("PERSONALIZER_PROCESSING_GUARANTEE: exactly_once is not implemented in "
+                        "this release; use at_least_once (idempotent outputs)")
+    if settings.state_backend == "rocksdb":
+        problems.append("PERSONALIZER_STATE_BACKEND: rocksdb is not implemented in this release; "
+                        "use memory (profiles are lost on restart)")
+    if settings.pseudonymize_key is not None:
+        problems.append("PERSONALIZER_PSEUDONYMIZE_KEY: pseudonymization is not implemented in "
+                        "this release; unset it")
+    if problems:
+        raise ConfigError(problems)
 
 
 def load_worker_rules(settings: Settings) -> RuleSet:

@@ -258,10 +258,11 @@ class Settings(BaseSettings):
         description="Directory for local per-partition state stores (RocksDB).",
     )
     state_backend: Literal["rocksdb", "memory"] = Field(
-        default="rocksdb",
+        default="memory",
         description=(
-            "Per-user state store: `rocksdb` (on disk, restored from the changelog) or "
-            "`memory` (tests and demos)."
+            "Per-user state store: `memory` (lost on restart) or `rocksdb` (on disk, "
+            "restored from the changelog; not available in this release yet: the worker "
+            "refuses it rather than pretend)."
         ),
     )
     segments_file: Path | None = Field(

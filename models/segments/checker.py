@@ -107,9 +107,7 @@ def _check_ordered(offset: int, op: str, sides: tuple[tuple[Node, ValueType], ..
     first, ft = sides[0]
     for side, t in sides[1:]:
         if not _compatible(ft, t):
-            raise ExprError(
-                offset, f"cannot compare {_describe(first, ft)} with {_describe(side, t)}"
-            )
+            raise ExprError(offset, f"cannot compare {_describe(first, ft)} with {_describe(side, t)}")
 
 
 def check_condition(node: Node) -> None:

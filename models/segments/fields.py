@@ -101,9 +101,7 @@ class Signature:
 FUNCTIONS: Final[dict[str, Signature]] = {
     s.name: s
     for s in (
-        Signature(
-            "count", ("event",), ("window",), NUMBER, "count(purchase) or count(purchase, 60d)"
-        ),
+        Signature("count", ("event",), ("window",), NUMBER, "count(purchase) or count(purchase, 60d)"),
         Signature("revenue", (), ("window",), NUMBER, "revenue() or revenue(365d)"),
         Signature(
             "category_count",

@@ -77,7 +77,7 @@ def tokenize(text: str) -> list[Token]:
         elif _is_name_start(ch):
             i = _name(text, i, tokens)
         elif ch == "'":
-            raise ExprError(i, "unexpected \"'\"", '; strings use double quotes, e.g. "outdoor"')
+            raise ExprError(i, 'unexpected "\'"', '; strings use double quotes, e.g. "outdoor"')
         else:
             raise ExprError(i, f"unexpected character {ch!r}")
     tokens.append(Token("eof", None, n, ""))
@@ -123,9 +123,7 @@ def _number(text: str, start: int, out: list[Token]) -> int:
         out.append(Token("duration", int(raw), start, raw + "d"))
         return i + 1
     if i < n and (_is_name_char(text[i]) or text[i] == "."):
-        raise ExprError(
-            start, f"bad number {text[start : i + 1]!r}", "; write numbers like 5 or 2.5"
-        )
+        raise ExprError(start, f"bad number {text[start : i + 1]!r}", "; write numbers like 5 or 2.5")
     if is_float:
         out.append(Token("number", float(raw), start, raw))
     else:
@@ -144,9 +142,7 @@ def _name(text: str, start: int, out: list[Token]) -> int:
             i += 1
             continue
         if i < n and text[i] == ".":
-            raise ExprError(
-                i, f"bad field path {text[start : i + 1]!r}", "; a name must follow '.'"
-            )
+            raise ExprError(i, f"bad field path {text[start : i + 1]!r}", "; a name must follow '.'")
         break
     raw = text[start:i]
     out.append(Token("name", raw, start, raw))

@@ -116,9 +116,9 @@ class _Loader:
                 self.source, 1, 1, "YAML nested too deeply; a rules file needs only a few levels"
             ) from None
 
-    def mapping(self, node: yaml.MappingNode, allowed: tuple[str, ...], where: str) -> dict[
-        str, tuple[yaml.Node, yaml.Node]
-    ]:
+    def mapping(
+        self, node: yaml.MappingNode, allowed: tuple[str, ...], where: str
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -184,9 +184,7 @@ class _Loader:
             conditions.append(condition)
         return RuleSet(segments, conditions, text=self.text, source=self.source)
 
-    def segment(
-        self, number: int, item: yaml.Node, seen: dict[str, int]
-    ) -> tuple[RuleSegment, Node]:
+    def segment(self, number: int, item: yaml.Node, seen: dict[str, int]) -> tuple[RuleSegment, Node]:
         if not isinstance(item, yaml.MappingNode):
             raise self.error_at(
                 item,
@@ -195,9 +193,7 @@ class _Loader:
         fields = self.mapping(item, _SEGMENT_KEYS, f"segment #{number}")
         line = item.start_mark.line + 1
         if "id" not in fields:
-            raise self.error_at(
-                item, f"segment #{number} has no 'id'; add e.g. 'id: my_segment'"
-            )
+            raise self.error_at(item, f"segment #{number} has no 'id'; add e.g. 'id: my_segment'")
         id_node = fields["id"][1]
         sid = self.text_value(id_node, f"'id' of segment #{number}")
         if not _ID.fullmatch(sid):
@@ -230,9 +226,7 @@ class _Loader:
             check_condition(condition)
         except ExprError as exc:
             line_no, column = self.expression_position(when_node, exc.offset)
-            raise RuleError(
-                self.source, line_no, column, f"{exc.what} in {where}{exc.hint}"
-            ) from None
+            raise RuleError(self.source, line_no, column, f"{exc.what} in {where}{exc.hint}") from None
         segment = RuleSegment(sid, name.strip(), description.strip(), expression.strip(), line)
         return segment, condition
 

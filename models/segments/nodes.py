@@ -163,9 +163,7 @@ def unparse(node: Node) -> str:
     if isinstance(node, Compare):
         return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
     if isinstance(node, Between):
-        return (
-            f"{_operand(node.operand)} between {_operand(node.low)} and {_operand(node.high)}"
-        )
+        return f"{_operand(node.operand)} between {_operand(node.low)} and {_operand(node.high)}"
     if isinstance(node, In):
         items = ", ".join(unparse(item) for item in node.items)
         keyword = "not in" if node.negated else "in"
@@ -174,7 +172,5 @@ def unparse(node: Node) -> str:
         inner = unparse(node.operand)
         return f"not ({inner})" if isinstance(node.operand, And | Or) else f"not {inner}"
     if isinstance(node, And):
-        return " and ".join(
-            f"({unparse(p)})" if isinstance(p, Or) else unparse(p) for p in node.parts
-        )
+        return " and ".join(f"({unparse(p)})" if isinstance(p, Or) else unparse(p) for p in node.parts)
     return " or ".join(unparse(p) for p in node.parts)

@@ -68,6 +68,17 @@ def parse_expression(text: str) -> Node:
     return _Parser(text).parse()
 
 
+def _flatten(parts: list[Node], kind: type[And] | type[Or]) -> list[Node]:
+    """``a or (b or c)`` -> ``[a, b, c]``: parenthesized parts of the same junction merge."""
+    out: list[Node] = []
+    for part in parts:
+        if isinstance(part, kind):
+            out.extend(part.parts)
+        else:
+            out.append(part)
+    return out
+
+
 def _describe(tok: Token) -> str:
     return "end of expression" if tok.kind == "eof" else repr(tok.text)
 
@@ -142,7 +153,9 @@ class _Parser:
                 offset = tok.offset
                 self.count(tok.offset)
             parts.append(self.and_expr())
-        return Or(tuple(parts), offset) if len(parts) > 1 else first
+        if len(parts) == 1:
+            return first
+        return Or(tuple(_flatten(parts, Or)), offset)
 
     def and_expr(self) -> Node:
         first = self.not_expr()
@@ -154,7 +167,9 @@ class _Parser:
                 offset = tok.offset
                 self.count(tok.offset)
             parts.append(self.not_expr())
-        return And(tuple(parts), offset) if len(parts) > 1 else first
+        if len(parts) == 1:
+            return first
+        return And(tuple(_flatten(parts, And)), offset)
 
     def not_expr(self) -> Node:
         if self.is_keyword("not"):
@@ -198,7 +213,7 @@ class _Parser:
         return left
 
     def literal_list(self) -> tuple[Literal, ...]:
-        start = self.expect("[", "a list after 'in', e.g. in [\"a\", \"b\"]")
+        start = self.expect("[", 'a list after \'in\', e.g. in ["a", "b"]')
         items: list[Literal] = []
         while self.peek().kind != "]":
             tok = self.advance()
@@ -220,9 +235,7 @@ class _Parser:
                 raise ExprError(bad.offset, f"unexpected {_describe(bad)}", "; expected ',' or ']'")
         self.advance()
         if not items:
-            raise ExprError(
-                start.offset, "empty list", "; 'in []' is always false, list some values"
-            )
+            raise ExprError(start.offset, "empty list", "; 'in []' is always false, list some values")
         return tuple(items)
 
     def value(self) -> Node:
@@ -258,9 +271,7 @@ class _Parser:
                 return self.call(tok)
             return self.field(tok)
         if tok.kind == "[":
-            raise ExprError(
-                tok.offset, "unexpected '['", "; a list is only allowed after 'in' or 'not in'"
-            )
+            raise ExprError(tok.offset, "unexpected '['", "; a list is only allowed after 'in' or 'not in'")
         raise ExprError(tok.offset, f"unexpected {_describe(tok)}", "; expected a value")
 
     def field(self, tok: Token) -> Node:
@@ -276,10 +287,7 @@ class _Parser:
         if path in EVENT_TYPES:
             hint = f"; event types are function arguments, e.g. count({path})"
         elif path.startswith("traits.") and not path.startswith(EXTRA_PREFIX):
-            hint = (
-                f"; custom traits are read as {EXTRA_PREFIX}<name> "
-                f"(known: {known_fields_text()})"
-            )
+            hint = f"; custom traits are read as {EXTRA_PREFIX}<name> (known: {known_fields_text()})"
         else:
             hint = f" (known: {known_fields_text()})"
         raise ExprError(tok.offset, f"unknown field {path!r}", hint)
@@ -308,7 +316,8 @@ class _Parser:
             elif self.peek().kind != ")":
                 bad = self.peek()
                 raise ExprError(
-                    bad.offset, f"unexpected {_describe(bad)} in arguments of {name}()",
+                    bad.offset,
+                    f"unexpected {_describe(bad)} in arguments of {name}()",
                     "; expected ',' or ')'",
                 )
         self.advance()  # ")"

@@ -32,8 +32,7 @@ class RuleSegment:
 def rules_version(segments: Sequence[RuleSegment], conditions: Sequence[Node]) -> str:
     """Short stable hash of the normalized definitions (canonical expression text)."""
     canonical = [
-        [s.id, s.name, s.description, unparse(node)]
-        for s, node in zip(segments, conditions, strict=True)
+        [s.id, s.name, s.description, unparse(node)] for s, node in zip(segments, conditions, strict=True)
     ]
     blob = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
@@ -41,6 +40,8 @@ def rules_version(segments: Sequence[RuleSegment], conditions: Sequence[Node]) -
 
 class RuleSet:
     """Compiled rule segments, in file order.
+
+    Two rule sets are equal when their normalized definitions (``version``) are.
 
     Build it with :func:`~models.segments.loader.parse_rules` or
     :func:`~models.segments.loader.load_rules`.
@@ -98,7 +99,7 @@ class RuleSet:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RuleSet):
             return NotImplemented
-        return self.version == other.version and self.segments == other.segments
+        return self.version == other.version
 
     def __hash__(self) -> int:
         return hash(self.version)

@@ -114,9 +114,7 @@ def collect_timers(conditions: Iterable[Node]) -> Timers:
                 if clock is not None and constants:
                     found.setdefault(clock, set()).update(constants)
     since = tuple(
-        (etype, tuple(sorted(found[(kind, etype)])))
-        for kind, etype in sorted(found)
-        if kind == "since"
+        (etype, tuple(sorted(found[(kind, etype)]))) for kind, etype in sorted(found) if kind == "since"
     )
     first_seen = tuple(sorted(found.get(("first_seen", ""), ())))
     return Timers(tuple(sorted(windows)), since, first_seen)

@@ -22,7 +22,17 @@ def worker_command(faust_args: tuple[str, ...]) -> None:
     if "--help" in faust_args or "-h" in faust_args:
         click.echo(click.get_current_context().get_help())
         click.echo("\nFaust worker options:")
-    from streams.app import app
+    from streams.settings import ConfigError
 
-    sys.argv = ["personalizer", "worker", *faust_args]
+    try:
+        from streams.app import app
+        from streams.app import settings as app_settings
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from None
+    args = list(faust_args)
+    if not {"-l", "--loglevel"} & set(args) and not any(a.startswith("--loglevel=") for a in args):
+        level = {"WARNING": "warn", "CRITICAL": "crit"}.get(app_settings.log_level,
+                                                             app_settings.log_level.lower())
+        args = ["-l", level, *args]
+    sys.argv = ["personalizer", "worker", *args]
     app.main()

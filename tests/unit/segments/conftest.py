@@ -36,11 +36,7 @@ class FakeView:
 
     def count(self, event_type: str, window_days: int | None) -> float:
         return float(
-            sum(
-                1
-                for e in self.events
-                if e.type == event_type and self._in_window(e.ts, window_days)
-            )
+            sum(1 for e in self.events if e.type == event_type and self._in_window(e.ts, window_days))
         )
 
     def revenue(self, window_days: int | None) -> float:
@@ -58,9 +54,7 @@ class FakeView:
             sum(
                 1
                 for e in self.events
-                if e.type == event_type
-                and e.category == category
-                and self._in_window(e.ts, window_days)
+                if e.type == event_type and e.category == category and self._in_window(e.ts, window_days)
             )
         )
 

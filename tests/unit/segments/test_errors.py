@@ -31,9 +31,7 @@ def col_of(text: str, needle: str) -> tuple[int, int]:
 
 def test_unknown_function():
     err = error(segment("cnt(purchase) >= 1"))
-    assert str(err) == (
-        f"rules.yaml:5:11: unknown function 'cnt' in segment 'x' {KNOWN_FUNCTIONS}"
-    )
+    assert str(err) == (f"rules.yaml:5:11: unknown function 'cnt' in segment 'x' {KNOWN_FUNCTIONS}")
     assert isinstance(err, ValueError)
 
 
@@ -67,7 +65,7 @@ def test_unknown_field_outside_traits():
             "write e.g. days_since(purchase)",
         ),
         (
-            'affinity() > 1',
+            "affinity() > 1",
             "affinity",
             "wrong number of arguments for affinity(): expected 1, got 0 in segment 'x'; "
             'write e.g. affinity("outdoor")',
@@ -84,7 +82,7 @@ def test_bad_arity(when, needle, reason):
 @pytest.mark.parametrize(
     ("when", "needle", "start"),
     [
-        ('count(purchase) == "x"', "==", "cannot compare count(purchase) (a number) with \"x\""),
+        ('count(purchase) == "x"', "==", 'cannot compare count(purchase) (a number) with "x"'),
         ("traits.gender > 3", ">", "cannot compare traits.gender (a string) with 3 (a number)"),
         ("count(purchase)", "count", "count(purchase) (a number) is not a condition"),
         ("traits.age > null", "null", "'>' with null is always false"),
@@ -117,7 +115,7 @@ def test_unknown_event_type():
 @pytest.mark.parametrize(
     ("when", "needle", "start"),
     [
-        ('count("purchase") >= 1', '"purchase"', "event type \"purchase\" must not be quoted"),
+        ('count("purchase") >= 1', '"purchase"', 'event type "purchase" must not be quoted'),
         ("category_count(purchase, outdoor) >= 1", "outdoor", "category outdoor must be a quoted"),
         ("count(purchase, 60) >= 1", "60", "second argument of count() must be a window like 60d"),
         ("revenue(purchase) > 1", "purchase", "first argument of revenue() must be a window"),
@@ -133,15 +131,9 @@ def test_bad_argument_kinds(when, needle, start):
 
 
 def test_duplicate_id_points_at_the_second():
-    text = (
-        "segments:\n"
-        "  - id: a\n    when: count(purchase) >= 1\n"
-        "  - id: a\n    when: count(purchase) >= 2\n"
-    )
+    text = "segments:\n  - id: a\n    when: count(purchase) >= 1\n  - id: a\n    when: count(purchase) >= 2\n"
     err = error(text)
-    assert str(err) == (
-        "rules.yaml:4:9: duplicate segment id 'a' (first on line 2); ids must be unique"
-    )
+    assert str(err) == ("rules.yaml:4:9: duplicate segment id 'a' (first on line 2); ids must be unique")
 
 
 @pytest.mark.parametrize(
@@ -188,13 +180,7 @@ def test_position_inside_a_single_quoted_expression():
 
 
 def test_position_inside_a_folded_block_expression():
-    text = (
-        "segments:\n"
-        "  - id: x\n"
-        "    when: >-\n"
-        "      count(purchase) >= 1\n"
-        "      and cnt(purchase) >= 1\n"
-    )
+    text = "segments:\n  - id: x\n    when: >-\n      count(purchase) >= 1\n      and cnt(purchase) >= 1\n"
     err = error(text)
     assert (err.line, err.column) == (5, 11)
     assert err.reason.startswith("unknown function 'cnt'")
@@ -314,6 +300,9 @@ def test_rule_error_pickles():
     err = error(segment("cnt(purchase) >= 1"))
     copy = pickle.loads(pickle.dumps(err))
     assert (copy.source, copy.line, copy.column, copy.reason) == (
-        err.source, err.line, err.column, err.reason
+        err.source,
+        err.line,
+        err.column,
+        err.reason,
     )
     assert str(copy) == str(err)

@@ -144,9 +144,7 @@ def test_urban_women_25_35(rules, fake, traits, expected):
 
 def champion_events(fake, last_days_ago: float, n: int = 5, amount: float = 100.0):
     last = fake.T0 - last_days_ago * fake.DAY
-    return tuple(
-        fake.Ev("purchase", last - i * 10 * fake.DAY, amount=amount) for i in range(n)
-    )
+    return tuple(fake.Ev("purchase", last - i * 10 * fake.DAY, amount=amount) for i in range(n))
 
 
 def test_rfm_champion(rules, fake):
@@ -154,9 +152,7 @@ def test_rfm_champion(rules, fake):
     assert is_in(rules, "rfm_champion", view)  # exactly 30 days: <= 30 holds
     assert not is_in(rules, "rfm_champion", view.at(fake.T0 + 1))  # 30 days + 1 s
     assert not is_in(rules, "rfm_champion", fake.View(fake.T0, champion_events(fake, 1, n=4)))
-    assert not is_in(
-        rules, "rfm_champion", fake.View(fake.T0, champion_events(fake, 1, amount=99.99))
-    )
+    assert not is_in(rules, "rfm_champion", fake.View(fake.T0, champion_events(fake, 1, amount=99.99)))
     # Net of returns: a return takes revenue below 500.
     with_return = (*champion_events(fake, 1), fake.Ev("return", fake.T0 - fake.DAY, amount=1.0))
     assert not is_in(rules, "rfm_champion", fake.View(fake.T0, with_return))
@@ -203,9 +199,7 @@ def test_members_in_file_order_for_several_segments(rules, fake):
 def test_explain_true_gives_values(rules, fake):
     p1 = fake.T0 - 61.3 * fake.DAY
     view = fake.View(fake.T0, (fake.Ev("purchase", p1), fake.Ev("purchase", p1 - fake.DAY)))
-    assert rules.explain("lapsed", view) == (
-        "count(purchase) = 2 >= 1 and days_since(purchase) = 61.3 > 60"
-    )
+    assert rules.explain("lapsed", view) == ("count(purchase) = 2 >= 1 and days_since(purchase) = 61.3 > 60")
     recent = fake.View(fake.T0, (fake.Ev("purchase", fake.T0), fake.Ev("purchase", fake.T0)))
     assert rules.explain("recent_buyer", recent) == "count(purchase, 60d) = 2 >= 1"
 
@@ -213,7 +207,7 @@ def test_explain_true_gives_values(rules, fake):
 def test_explain_false_gives_the_deciding_parts(rules, fake):
     view = fake.View(fake.T0, fields={"traits.gender": "female", "traits.age": 40})
     assert rules.explain("urban_women_25_35", view) == (
-        "traits.age = 40 not between 25 and 35 and traits.area_type = null != \"urban\""
+        'traits.age = 40 not between 25 and 35 and traits.area_type = null != "urban"'
     )
     assert rules.explain("lapsed", fake.View(fake.T0)) == (
         "count(purchase) = 0 < 1 and days_since(purchase) = null, not > 60"
