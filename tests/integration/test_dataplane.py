@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+
 from models.config import DEFAULT_PLACEMENTS
 from models.segments import DEFAULT_RULES_PATH, load_rules
 from schemas.decode import Rejection, decode_event
@@ -17,7 +18,6 @@ from streams.commands.produce import iter_jsonl, produce_records
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.generator import generate
 from streams.topics import compacted_config
-
 from tests.integration.conftest import unique_name
 from tests.unit.models.test_engine import BAD
 
