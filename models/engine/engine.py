@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import msgspec
+
 from models.config import EngineConfig
 from models.engine.batch import BatchOutput, InputRecord
 from models.engine.ids import change_id, decision_id, iso
@@ -22,13 +24,20 @@ from models.policies.segment_popularity import SegmentPopularityPolicy
 from models.profiles.profile import Profile
 from models.profiles.update import apply_event, new_profile, prune_days
 from models.profiles.view import ProfileAt
-from models.recommenders.popularity import SegmentPopularity
+from models.recommenders.popularity import PopularityState, SegmentPopularity
 from models.segments import RuleSet
 from models.state.memory import MemoryStore
 from models.state.store import ProfileStore
 from schemas.decode import Rejection, decode_event
 from schemas.events import AddToCart, Erase, EventBase, ProductView, Purchase
 from schemas.outputs import DeadLetter, Decision, SegmentChange, SourcePosition
+
+class EngineState(msgspec.Struct, kw_only=True):
+    """The checkpointed, non-profile state of one partition engine."""
+
+    watermark: float | None
+    popularity: PopularityState
+
 
 #: Popularity weight per interaction type.
 POPULARITY_WEIGHTS = {"product_view": 1.0, "add_to_cart": 2.0, "purchase": 4.0}
@@ -139,8 +148,52 @@ class Engine:
         wb.flush(out)
         return out
 
+    def set_rules(self, rules: RuleSet) -> BatchOutput:
+        """Apply new segment definitions: every stored user is re-evaluated now, so users
+        leave removed or changed segments (and enter new ones) without waiting for an event.
+        """
+        out = BatchOutput()
+        self.rules = rules
+        self._names = {s.id: s.name for s in rules.segments}
+        if self.watermark is None:
+            return out
+        wb = _WriteBack(self.store)
+        known = set(rules.segment_ids())
+        for user, profile in self.store.items():
+            before = list(profile.segments)
+            gone = [s for s in before if s not in known]
+            for seg in gone:
+                out.segment_changes.append(SegmentChange(
+                    change_id=change_id(user, seg, "exited", f"rules@{rules.version}"),
+                    user_id=user, segment_id=seg, segment_kind="rule", change="exited",
+                    reason=f"segment '{seg}' was removed from the definitions",
+                    event_time=iso(self.watermark), trigger_event_id=None,
+                ))
+            profile.segments = [s for s in before if s in known]
+            self._evaluate(user, profile, self.watermark, iso(self.watermark), None, out,
+                           cause=f"rules@{rules.version}", prefix="segment definitions changed: ")
+            wb.put(user, profile)
+        wb.flush(out)
+        return out
+
     def lookup(self, user_id: str) -> Profile | None:
         return self.store.get(user_id)
+
+    def export_state(self) -> bytes:
+        """Everything this engine learned besides the profiles, as msgpack (no pickle:
+        this goes to a changelog topic). Profiles are checkpointed by the store."""
+        return msgspec.msgpack.encode(EngineState(
+            watermark=self.watermark, popularity=self.popularity.to_state(),
+        ))
+
+    def import_state(self, data: bytes) -> None:
+        state = msgspec.msgpack.decode(data, type=EngineState)
+        self.watermark = state.watermark
+        self.popularity.load_state(state.popularity)
+        self.schedule = Schedule()
+        for user, profile in self.store.items():
+            if profile.next_due is not None:
+                self.schedule.add(profile.next_due, user)
 
     # -- per event -----------------------------------------------------------------
 
@@ -151,8 +204,6 @@ class Engine:
         try:
             self._process(ev, wb, out)
         except Exception as exc:  # a bug, not bad input: keep the record, keep going
-            import msgspec.json
-
             out.dead_letters.append(DeadLetter(
                 reason="processing_error", detail=f"{type(exc).__name__}: {exc}"[:500],
                 raw=raw if raw is not None else msgspec.json.encode(ev),
@@ -206,14 +257,15 @@ class Engine:
 
     def _evaluate(
         self, user: str, profile: Profile, now: float, event_time: str,
-        trigger: str | None, out: BatchOutput,
+        trigger: str | None, out: BatchOutput, cause: str | None = None, prefix: str = "",
     ) -> None:
+        """Re-evaluate ``profile``'s rule segments at ``now``; ``cause`` keys the change ids
+        (the triggering event id, else a due time or a rules version)."""
         view = ProfileAt(profile, now, self.config.affinity_half_life_days)
         members = self.rules.members(view)
         old = profile.segments
         if tuple(old) != members:
-            cause = trigger if trigger is not None else f"due@{now!r}"
-            prefix = "" if trigger is not None else "time passed: "
+            cause = cause or trigger or f"at@{now!r}"
             for seg in members:
                 if seg not in old:
                     out.segment_changes.append(SegmentChange(
@@ -248,7 +300,8 @@ class Engine:
                     continue  # stale entry: the user changed or was erased since
                 profile.next_due = None
                 prune_days(profile, due, self.config)
-                self._evaluate(user, profile, due, iso(due), None, out)
+                self._evaluate(user, profile, due, iso(due), None, out,
+                               cause=f"due@{due!r}", prefix="time passed: ")
                 wb.put(user, profile)
 
     def _personalization_allowed(self, profile: Profile) -> bool:

@@ -20,10 +20,24 @@ from __future__ import annotations
 
 from collections.abc import Container, Sequence
 
+import msgspec
+
 #: Pseudo-segment holding global popularity (every interaction counts there too).
 GLOBAL = "*"
 
 _RESCALE_AT = 64.0  # exponent (in half-lives) past which the anchor moves
+
+
+class PopularityState(msgspec.Struct, kw_only=True):
+    """Serializable learned state of :class:`SegmentPopularity` (msgpack, no pickle)."""
+
+    anchor: float | None
+    scores: dict[str, dict[str, float]]
+    totals: dict[str, float]
+    category: dict[str, str | None]
+    top: dict[str, list[str]]
+    floor: dict[str, float]
+    stale: dict[str, int]
 
 
 class SegmentPopularity:
@@ -118,6 +132,22 @@ class SegmentPopularity:
             if len(out) == k:
                 break
         return out
+
+    def to_state(self) -> PopularityState:
+        return PopularityState(
+            anchor=self._anchor, scores=self._scores, totals=self._totals,
+            category=self._category, top=self._top, floor=self._floor, stale=self._stale,
+        )
+
+    def load_state(self, state: PopularityState) -> None:
+        self._anchor = state.anchor
+        self._scores = state.scores
+        self._totals = state.totals
+        self._category = state.category
+        self._top = state.top
+        self._top_set = {seg: set(items) for seg, items in state.top.items()}
+        self._floor = state.floor
+        self._stale = state.stale
 
     def segments(self) -> list[str]:
         return sorted(self._scores)

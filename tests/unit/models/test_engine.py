@@ -11,6 +11,7 @@ import pytest
 
 from models.engine import Engine, InputRecord
 from models.segments import parse_rules
+from models.state import MemoryStore, decode_profile, encode_profile
 from tests.factories import T0, at, event, purchase, raw
 
 DAY = 86400.0
@@ -235,3 +236,36 @@ def test_same_input_same_outputs_across_processes():
         for seed in ("1", "2")
     }
     assert digests == {output_digest(_workload())}
+
+
+def test_new_rules_apply_to_stored_users_without_events(engine):
+    run(engine, purchase("u1", at(0), [("tent", "outdoor", 99.0)]))
+    new_rules = parse_rules("""
+segments:
+  - id: recent_buyer
+    name: Bought in the last 60 days
+    when: count(purchase, 60d) >= 1
+  - id: big_spender
+    name: Spent 50 or more
+    when: revenue() >= 50
+""")
+    out = engine.set_rules(new_rules)
+    assert sorted(changes(out)) == [("u1", "big_spender", "entered"),
+                                     ("u1", "outdoor_buyer_365d", "exited")]
+    removed = next(c for c in out.segment_changes if c.segment_id == "outdoor_buyer_365d")
+    assert "removed" in removed.reason
+    assert engine.lookup("u1").segments == ["recent_buyer", "big_spender"]
+
+
+def test_exported_state_restores_identical_behaviour():
+    records = _workload()
+    a = Engine(parse_rules(RULES))
+    a.process_many([InputRecord(r) for r in records[:200]])
+    copy = MemoryStore()
+    copy.write_many({k: decode_profile(encode_profile(p)) for k, p in a.store.items()})
+    b = Engine(parse_rules(RULES), store=copy)
+    b.import_state(a.export_state())
+    rest = [InputRecord(r) for r in records[200:]]
+    out_a, out_b = a.process_many(rest), b.process_many(rest)
+    assert msgspec.json.encode(out_a.decisions) == msgspec.json.encode(out_b.decisions)
+    assert msgspec.json.encode(out_a.segment_changes) == msgspec.json.encode(out_b.segment_changes)
