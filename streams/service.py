@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 from typing import Any
 
@@ -20,12 +21,6 @@ log = logging.getLogger(__name__)
 def check_supported(settings: Settings) -> None:
     """Refuse settings this release does not honour yet, instead of ignoring them."""
     problems = []
-    if settings.processing_guarantee == "exactly_once":
-        problems.append("PERSONALIZER_PROCESSING_GUARANTEE: exactly_once is not implemented in "
-                        "this release; use at_least_once (idempotent outputs)")
-    if settings.state_backend == "rocksdb":
-        problems.append("PERSONALIZER_STATE_BACKEND: rocksdb is not implemented in this release; "
-                        "use memory (profiles are lost on restart)")
     if settings.pseudonymize_key is not None:
         problems.append("PERSONALIZER_PSEUDONYMIZE_KEY: pseudonymization is not implemented in "
                         "this release; unset it")
@@ -49,6 +44,13 @@ def build_data_plane(settings: Settings, rules: RuleSet) -> DataPlane:
         producer_config=settings.producer_config(),
         batch_size=settings.batch_size,
         batch_timeout_s=settings.batch_timeout_s,
+        changelog_prefix=settings.changelog_topic_prefix,
+        state_backend=settings.state_backend,
+        state_dir=settings.state_dir,
+        exactly_once=settings.processing_guarantee == "exactly_once",
+        # stable per worker instance (pod name / host + port) so a restarted worker fences
+        # its previous incarnation's open transaction
+        transactional_id=f"{settings.group_id}-{socket.gethostname()}-{settings.web_port}",
         engine_config=EngineConfig(consent_required=settings.consent_required),
     )
     return DataPlane(cfg, rules)

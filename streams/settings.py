@@ -258,11 +258,11 @@ class Settings(BaseSettings):
         description="Directory for local per-partition state stores (RocksDB).",
     )
     state_backend: Literal["rocksdb", "memory"] = Field(
-        default="memory",
+        default="rocksdb",
         description=(
-            "Per-user state store: `memory` (lost on restart) or `rocksdb` (on disk, "
-            "restored from the changelog; not available in this release yet: the worker "
-            "refuses it rather than pretend)."
+            "Local per-partition state store: `rocksdb` (on disk under `state_dir`; a restart "
+            "only reads the changelog tail it missed) or `memory` (rebuilt from the "
+            "changelog on every assignment; tests and demos). Both are backed by the changelog."
         ),
     )
     segments_file: Path | None = Field(

@@ -2,21 +2,35 @@
 
 One thread runs :meth:`DataPlane.run`. Per batch: ``consume(batch_size)``, group the
 records by partition (order kept), run that partition's :class:`~models.engine.Engine`
-over them with no per-event await or callback, queue the outputs, then checkpoint.
+over them with no per-event await or callback, and queue the outputs. Every
+``checkpoint_interval_s`` (and on revoke and stop) a checkpoint makes it durable.
 
-Checkpoint order (at-least-once): outputs queued -> ``producer.flush()`` -> all delivered
--> ``commit(offsets)``. A crash before the commit re-delivers the batch; the core makes
-the same records with the same ids again (idempotent outputs). A delivery failure stops
-the data plane *without* committing, so nothing is lost.
+Checkpoint order, at-least-once (tested in tests/integration/test_durable_state.py):
+
+1. outputs of the batches since the last checkpoint are already queued;
+2. produce the changelog: every changed profile (or tombstone) and the engine state,
+   each tagged with the input offset this checkpoint commits;
+3. ``producer.flush()`` and check every record was acknowledged;
+4. commit the input offsets;
+5. write the same profiles and the offset to the local partition store in one batch.
+
+A crash anywhere before 4 re-delivers the input since the last commit; the restored
+state is the one of that commit (changelog records of the failed checkpoint are skipped
+by their offset), so the core re-makes byte-identical outputs with the same ids.
+
+Exactly-once: steps 1-4 happen in one Kafka transaction (outputs, changelog and
+``send_offsets_to_transaction``); consumers of the outputs read with read_committed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -27,6 +41,11 @@ from models.segments import RuleSet
 from schemas.outputs import SourcePosition
 from streams import metrics
 from streams.dataplane.produce import OutputWriter
+from streams.state.changelog import changelog_topic, produce_checkpoint, restore_partition
+from streams.state.checkpointed import CheckpointedStore
+from streams.state.memory import MemoryPartitionStore
+from streams.state.partition import META_ENGINE_STATE, META_SOURCE_OFFSET, PartitionStore
+from streams.state.rocksdb import RocksPartitionStore
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +57,14 @@ class DeliveryFailed(RuntimeError):
 @dataclass
 class PartitionRuntime:
     engine: Engine
+    store: CheckpointedStore
+    backing: PartitionStore
+    changelog: tuple[str, int] | None
     #: Wall clock and watermark when event time last moved, to advance an idle partition.
     wall_at_watermark: float = 0.0
     watermark_seen: float | None = None
+    #: Next input offset to commit (None: nothing new since the last checkpoint).
+    pending_offset: int | None = None
 
 
 @dataclass
@@ -57,6 +81,13 @@ class DataPlaneConfig:
     batch_timeout_s: float = 0.2
     tick_interval_s: float = 5.0
     flush_timeout_s: float = 30.0
+    #: Prefix of the changelog topics; None keeps state in memory only (not recoverable).
+    changelog_prefix: str | None = None
+    state_backend: str = "memory"
+    state_dir: Path = Path("var/state")
+    checkpoint_interval_s: float = 1.0
+    exactly_once: bool = False
+    transactional_id: str | None = None
     engine_config: EngineConfig = field(default_factory=EngineConfig)
 
 
@@ -72,10 +103,13 @@ class DataPlane:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._delivery_errors: list[str] = []
+        self._new_rules: RuleSet | None = None
+        self._lock = threading.Lock()
+        self._in_txn = False
+        self._last_checkpoint = 0.0
         self.processed = 0
+        self.restored_records = 0
         self.error: BaseException | None = None
-        self._consumer: Consumer | None = None
-        self._pending: dict[tuple[str, int], int] = {}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -86,6 +120,11 @@ class DataPlane:
     def stop(self) -> None:
         self._stop.set()
 
+    def set_rules(self, rules: RuleSet) -> None:
+        """Swap segment definitions; applied at the next batch boundary (thread-safe)."""
+        with self._lock:
+            self._new_rules = rules
+
     def lookup(self, user_id: str) -> Profile | None:
         """The profile of ``user_id`` if one of this worker's partitions holds it."""
         for rt in list(self.partitions.values()):
@@ -94,15 +133,42 @@ class DataPlane:
                 return p
         return None
 
+    def owns(self, topic: str, partition: int) -> bool:
+        return (topic, partition) in self.partitions
+
     def _on_delivery_error(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self._delivery_errors.append(f"{msg.topic()}: {err.str()}")
 
+    def _open_store(self, topic: str, partition: int) -> PartitionStore:
+        if self.cfg.state_backend == "rocksdb":
+            path = self.cfg.state_dir / self.cfg.group_id / f"{topic}-{partition}"
+            return RocksPartitionStore(path)
+        return MemoryPartitionStore()
+
     def _on_assign(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
+        self._ready.clear()
+        metrics.READY.set(0)
+        committed = {(tp.topic, tp.partition): tp.offset
+                     for tp in consumer.committed(tps, timeout=30)} if tps else {}
         for tp in tps:
-            self.partitions[(tp.topic, tp.partition)] = PartitionRuntime(
-                Engine(self.rules, self.cfg.engine_config)
-            )
+            key = (tp.topic, tp.partition)
+            backing = self._open_store(tp.topic, tp.partition)
+            changelog = None
+            if self.cfg.changelog_prefix is not None:
+                changelog = (changelog_topic(self.cfg.changelog_prefix, tp.topic), tp.partition)
+                result = restore_partition(self.cfg.consumer_config, changelog[0], changelog[1],
+                                           backing, max(committed.get(key, -1), -1))
+                self.restored_records += result.records_applied
+                log.info("restored %s[%d]: %d/%d changelog records applied in %.2fs",
+                         tp.topic, tp.partition, result.records_applied, result.records_read,
+                         result.seconds)
+            store = CheckpointedStore(backing)
+            engine = Engine(self.rules, self.cfg.engine_config, store=store)
+            state = backing.get_meta(META_ENGINE_STATE)
+            if state is not None:
+                engine.import_state(state)
+            self.partitions[key] = PartitionRuntime(engine, store, backing, changelog)
         metrics.REBALANCES.labels("assigned").inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
         self._ready.set()
@@ -113,10 +179,11 @@ class DataPlane:
         try:
             self._checkpoint(consumer)
         except KafkaException as exc:  # the group moved on: the next owner re-processes
-            log.warning("commit on revoke failed: %s", exc)
+            log.warning("checkpoint on revoke failed: %s", exc)
         for tp in tps:
-            self.partitions.pop((tp.topic, tp.partition), None)
-            self._pending.pop((tp.topic, tp.partition), None)
+            rt = self.partitions.pop((tp.topic, tp.partition), None)
+            if rt is not None:
+                rt.backing.close()
         metrics.REBALANCES.labels("revoked").inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
         self._ready.set()
@@ -128,9 +195,12 @@ class DataPlane:
         producer_conf = dict(cfg.producer_config)
         producer_conf["delivery.report.only.error"] = True
         producer_conf["on_delivery"] = self._on_delivery_error
+        if cfg.exactly_once:
+            producer_conf["transactional.id"] = cfg.transactional_id or f"{cfg.group_id}-worker"
         producer = Producer(producer_conf)
+        if cfg.exactly_once:
+            producer.init_transactions(30)
         consumer = Consumer(dict(cfg.consumer_config))
-        self._consumer = consumer
         self.writer = OutputWriter(
             producer, decisions_topic=cfg.decisions_topic,
             latest_decisions_topic=cfg.latest_decisions_topic,
@@ -139,23 +209,27 @@ class DataPlane:
         )
         self.producer = producer
         consumer.subscribe(cfg.input_topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                           on_lost=self._on_revoke)
-        last_tick = self.clock()
+                           on_lost=self._on_lost)
+        last_tick = self._last_checkpoint = self.clock()
         try:
             while not self._stop.is_set():
+                self._apply_new_rules()
                 msgs = consumer.consume(cfg.batch_size, cfg.batch_timeout_s)
                 if msgs:
                     self._process(msgs)
-                    self._checkpoint(consumer)
                 now = self.clock()
                 if now - last_tick >= cfg.tick_interval_s:
                     self._tick(now)
-                    self._checkpoint(consumer)
                     last_tick = now
+                if now - self._last_checkpoint >= cfg.checkpoint_interval_s:
+                    self._checkpoint(consumer)
             self._checkpoint(consumer)
         except BaseException as exc:
             self.error = exc
             log.error("data plane stopped: %s: %s", type(exc).__name__, exc)
+            if self._in_txn:
+                with contextlib.suppress(KafkaException):
+                    producer.abort_transaction(10)
             raise
         finally:
             self._ready.clear()
@@ -164,6 +238,33 @@ class DataPlane:
                 consumer.close()  # leaves the group; the revoke callback checkpoints
             finally:
                 producer.flush(cfg.flush_timeout_s)
+                for rt in self.partitions.values():
+                    rt.backing.close()
+                self.partitions.clear()
+
+    def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
+        """Partitions lost without a clean revoke: drop uncommitted work, do not commit."""
+        for tp in tps:
+            rt = self.partitions.pop((tp.topic, tp.partition), None)
+            if rt is not None:
+                rt.backing.close()
+        metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
+
+    def _begin(self) -> None:
+        if self.cfg.exactly_once and not self._in_txn:
+            self.producer.begin_transaction()
+            self._in_txn = True
+
+    def _apply_new_rules(self) -> None:
+        with self._lock:
+            rules, self._new_rules = self._new_rules, None
+        if rules is None:
+            return
+        self.rules = rules
+        self._begin()
+        for (topic, _), rt in self.partitions.items():
+            self.writer.write(rt.engine.set_rules(rules), topic, {})
+        log.info("segment definitions %s applied (%d segments)", rules.version, len(rules.segments))
 
     def _process(self, msgs: list[Message]) -> None:
         started = time.perf_counter()
@@ -175,6 +276,7 @@ class DataPlane:
                     log.warning("consume error: %s", err.str())
                 continue
             by_partition.setdefault((m.topic(), m.partition()), []).append(m)  # type: ignore[arg-type]
+        self._begin()
         for key, part_msgs in by_partition.items():
             rt = self.partitions.get(key)
             if rt is None:  # revoked while the batch was in flight: the new owner redoes it
@@ -194,38 +296,64 @@ class DataPlane:
             if rt.engine.watermark != rt.watermark_seen:
                 rt.watermark_seen = rt.engine.watermark
                 rt.wall_at_watermark = self.clock()
-            self._pending[key] = part_msgs[-1].offset() + 1
+            rt.pending_offset = part_msgs[-1].offset() + 1
             self.processed += len(part_msgs)
         metrics.BATCH_SIZE.observe(len(msgs))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        metrics.STATE_USERS.set(sum(len(rt.engine.store) for rt in self.partitions.values()))
 
     def _tick(self, now: float) -> None:
         """Let event time flow on idle partitions, so time-based exits happen without events."""
         for (topic, _), rt in list(self.partitions.items()):
-            if rt.watermark_seen is None:
-                continue
+            if rt.watermark_seen is None or now - rt.wall_at_watermark < self.cfg.tick_interval_s:
+                continue  # never seen an event, or not idle: event time is moved by events
             target = rt.watermark_seen + (now - rt.wall_at_watermark)
+            self._begin()
             out = rt.engine.advance_to(target)
             if out.segment_changes:
                 self.writer.write(out, topic, {})
 
     def _checkpoint(self, consumer: Consumer) -> None:
+        """Make everything since the last checkpoint durable (order: see module doc)."""
         started = time.perf_counter()
-        remaining = self.producer.flush(self.cfg.flush_timeout_s)
-        if remaining or self._delivery_errors:
-            errors = "; ".join(self._delivery_errors[:3])
-            raise DeliveryFailed(
-                f"{remaining} records undelivered after {self.cfg.flush_timeout_s}s; "
-                f"errors: {errors or 'none reported'}; offsets NOT committed"
-            )
-        self._checkpoint_positions(consumer)
+        self._last_checkpoint = self.clock()
+        dirty = {k: rt for k, rt in self.partitions.items()
+                 if rt.pending_offset is not None or rt.store.pending}
+        writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
+        offsets: list[TopicPartition] = []
+        for (topic, partition), rt in sorted(dirty.items()):
+            updates = rt.store.take_pending()
+            writes[(topic, partition)] = updates
+            if rt.pending_offset is not None:
+                offsets.append(TopicPartition(topic, partition, rt.pending_offset))
+            if rt.changelog is not None and rt.pending_offset is not None:
+                self._begin()
+                produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
+                                   rt.engine.export_state(), rt.pending_offset)
+        if self._in_txn:
+            if offsets:
+                self.producer.send_offsets_to_transaction(
+                    offsets, consumer.consumer_group_metadata(), 30)
+            self.producer.commit_transaction(self.cfg.flush_timeout_s)
+            self._in_txn = False
+        else:
+            remaining = self.producer.flush(self.cfg.flush_timeout_s)
+            if remaining or self._delivery_errors:
+                errors = "; ".join(self._delivery_errors[:3])
+                raise DeliveryFailed(
+                    f"{remaining} records undelivered after {self.cfg.flush_timeout_s}s; "
+                    f"errors: {errors or 'none reported'}; offsets NOT committed"
+                )
+            if offsets:
+                consumer.commit(offsets=offsets, asynchronous=False)
+        if self._delivery_errors:
+            raise DeliveryFailed("; ".join(self._delivery_errors[:3]))
+        for key, rt in dirty.items():
+            meta = {}
+            if rt.pending_offset is not None:
+                meta[META_SOURCE_OFFSET] = str(rt.pending_offset).encode()
+                meta[META_ENGINE_STATE] = rt.engine.export_state()
+            rt.backing.apply(writes[key], meta)
+            rt.pending_offset = None
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
+        metrics.STATE_USERS.set(sum(rt.backing.count() for rt in self.partitions.values()))
         metrics.READY.set(1 if self.ready else 0)
-
-    def _checkpoint_positions(self, consumer: Consumer) -> None:
-        if not self._pending:
-            return
-        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._pending.items())]
-        consumer.commit(offsets=offsets, asynchronous=False)
-        self._pending.clear()

@@ -40,12 +40,17 @@ def drain(consumer: Consumer, topics: list[str], expected: int, timeout: float =
 
 @pytest.fixture
 def plane_topics(topic_factory):
+    prefix = unique_name("state")
+    input_topic = topic_factory(partitions=4)
     return {
-        "input": topic_factory(partitions=4),
+        "input": input_topic,
         "decisions": topic_factory(partitions=4),
         "latest": topic_factory(partitions=4, config=compacted_config()),
         "changes": topic_factory(partitions=4),
         "dlq": topic_factory(partitions=1),
+        "prefix": prefix,
+        "changelog": topic_factory(partitions=4, config=compacted_config(),
+                                   name=f"{prefix}.{input_topic}.changelog"),
     }
 
 
@@ -67,6 +72,7 @@ def test_events_in_decisions_changes_and_dead_letters_out(
         dlq_topic=plane_topics["dlq"], group_id=group,
         consumer_config=broker_settings.consumer_config(group_id=group),
         producer_config=broker_settings.producer_config(), batch_size=500,
+        changelog_prefix=plane_topics["prefix"],
     ), load_rules(DEFAULT_RULES_PATH))
     thread = threading.Thread(target=plane.run, name="test-data-plane")
     thread.start()

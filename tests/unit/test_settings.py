@@ -35,7 +35,7 @@ def test_defaults() -> None:
     assert (s.group_id, s.partitions, s.replication_factor) == ("personalizer", 8, 1)
     assert (s.batch_size, s.batch_timeout_s) == (5000, 0.2)
     assert s.processing_guarantee == "at_least_once"
-    assert (s.state_dir, s.state_backend, s.segments_file) == (Path("var/state"), "memory", None)
+    assert (s.state_dir, s.state_backend, s.segments_file) == (Path("var/state"), "rocksdb", None)
     assert (s.web_host, s.web_port) == ("127.0.0.1", 6066)
     assert s.consent_required is False
     assert s.pseudonymize_key is None and s.sasl_password is None

@@ -1,0 +1,34 @@
+"""In-memory partition store (tests, demos): the same contract as the RocksDB one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+
+class MemoryPartitionStore:
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+        self._meta: dict[str, bytes] = {}
+
+    def get(self, user_id: str) -> bytes | None:
+        return self._data.get(user_id)
+
+    def items(self) -> Iterator[tuple[str, bytes]]:
+        return iter(sorted(self._data.items()))
+
+    def count(self) -> int:
+        return len(self._data)
+
+    def get_meta(self, name: str) -> bytes | None:
+        return self._meta.get(name)
+
+    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes]) -> None:
+        for key, value in updates.items():
+            if value is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = value
+        self._meta.update(meta)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,179 @@
+"""Helpers for integration tests that run the data plane and read topics back."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+
+from models.engine import Engine, InputRecord
+from models.segments import RuleSet
+from models.state.codec import encode_profile
+from schemas.outputs import SourcePosition
+from streams.dataplane.loop import DataPlane, DataPlaneConfig
+from streams.settings import Settings
+from streams.state.changelog import restore_partition
+from streams.state.memory import MemoryPartitionStore
+from streams.state.partition import META_ENGINE_STATE
+from streams.topics import compacted_config
+from tests.integration.conftest import unique_name
+
+
+@dataclass
+class PlaneTopics:
+    input: str
+    decisions: str
+    latest: str
+    changes: str
+    dlq: str
+    prefix: str
+    changelog: str
+    partitions: int
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PERSONALIZER_INPUT_TOPICS": self.input,
+            "PERSONALIZER_DECISIONS_TOPIC": self.decisions,
+            "PERSONALIZER_LATEST_DECISIONS_TOPIC": self.latest,
+            "PERSONALIZER_SEGMENT_CHANGES_TOPIC": self.changes,
+            "PERSONALIZER_DLQ_TOPIC": self.dlq,
+            "PERSONALIZER_CHANGELOG_TOPIC_PREFIX": self.prefix,
+        }
+
+
+def make_topics(topic_factory: Callable[..., str], partitions: int = 4) -> PlaneTopics:
+    prefix = unique_name("state")
+    source = topic_factory(partitions=partitions)
+    return PlaneTopics(
+        input=source,
+        decisions=topic_factory(partitions=partitions),
+        latest=topic_factory(partitions=partitions, config=compacted_config()),
+        changes=topic_factory(partitions=partitions),
+        dlq=topic_factory(partitions=1),
+        prefix=prefix,
+        changelog=topic_factory(partitions=partitions, config=compacted_config(),
+                                name=f"{prefix}.{source}.changelog"),
+        partitions=partitions,
+    )
+
+
+def plane_config(topics: PlaneTopics, settings: Settings, group: str, **overrides: Any) -> DataPlaneConfig:
+    fields: dict[str, Any] = dict(
+        input_topics=[topics.input], decisions_topic=topics.decisions,
+        latest_decisions_topic=topics.latest, segment_changes_topic=topics.changes,
+        dlq_topic=topics.dlq, group_id=group,
+        consumer_config=settings.consumer_config(group_id=group),
+        producer_config=settings.producer_config(), batch_size=500,
+        changelog_prefix=topics.prefix, checkpoint_interval_s=0.5,
+    )
+    fields.update(overrides)
+    return DataPlaneConfig(**fields)
+
+
+@contextmanager
+def running(plane: DataPlane) -> Iterator[DataPlane]:
+    thread = threading.Thread(target=plane.run, name=f"plane-{uuid.uuid4().hex[:6]}")
+    thread.start()
+    try:
+        yield plane
+    finally:
+        plane.stop()
+        thread.join(60)
+        assert not thread.is_alive(), "data plane did not stop"
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def read_all(settings: Settings, topic: str, partitions: int, read_committed: bool = True) -> list[Message]:
+    """Every record of ``topic``, partition by partition, in offset order (to EOF)."""
+    conf = settings.consumer_config(group_id=unique_name("reader"))
+    conf.update({"enable.partition.eof": True,
+                 "isolation.level": "read_committed" if read_committed else "read_uncommitted"})
+    consumer = Consumer(conf)
+    out: list[Message] = []
+    try:
+        for p in range(partitions):
+            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)])
+            deadline = time.monotonic() + 60
+            done = False
+            while not done and time.monotonic() < deadline:
+                for m in consumer.consume(5000, 0.5):
+                    if m.error() is not None:
+                        if m.error().code() == KafkaError._PARTITION_EOF:
+                            done = True
+                            break
+                        raise RuntimeError(m.error().str())
+                    out.append(m)
+            assert done, f"no EOF on {topic}[{p}]"
+    finally:
+        consumer.close()
+    return out
+
+
+def committed_offsets(settings: Settings, topic: str, partitions: int, group: str) -> list[int]:
+    consumer = Consumer(settings.consumer_config(group_id=group))
+    try:
+        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return [tp.offset for tp in tps]
+    finally:
+        consumer.close()
+
+
+def reference_replay(settings: Settings, topics: PlaneTopics, rules: RuleSet) -> dict[int, Engine]:
+    """The replay path of the pure core: each input partition, in offset order, one Engine."""
+    engines: dict[int, Engine] = {}
+    records = read_all(settings, topics.input, topics.partitions)
+    by_part: dict[int, list[InputRecord]] = {}
+    for m in records:
+        _, ts = m.timestamp()
+        by_part.setdefault(m.partition(), []).append(InputRecord(m.value() or b"", SourcePosition(
+            topic=m.topic(), partition=m.partition(), offset=m.offset(), timestamp_ms=ts)))
+    for p in range(topics.partitions):
+        engine = engines[p] = Engine(rules)
+        recs = by_part.get(p, [])
+        for i in range(0, len(recs), 500):
+            engine.process_many(recs[i:i + 500])
+    return engines
+
+
+def restored_state(settings: Settings, topics: PlaneTopics, group: str) -> dict[int, MemoryPartitionStore]:
+    """What a new owner would restore from the changelog, per partition."""
+    committed = committed_offsets(settings, topics.input, topics.partitions, group)
+    stores = {}
+    for p in range(topics.partitions):
+        store = stores[p] = MemoryPartitionStore()
+        restore_partition(settings.consumer_config(group_id=unique_name("r")), topics.changelog, p,
+                          store, committed[p])
+    return stores
+
+
+def assert_state_equals_reference(
+    stores: dict[int, MemoryPartitionStore], engines: dict[int, Engine]
+) -> None:
+    for p, engine in engines.items():
+        expected = {u: encode_profile(prof) for u, prof in engine.store.items()}
+        actual = dict(stores[p].items())
+        assert actual.keys() == expected.keys(), f"partition {p}: users differ"
+        diff = [u for u in expected if expected[u] != actual[u]]
+        assert not diff, f"partition {p}: {len(diff)} profiles differ, e.g. {diff[:3]}"
+        assert stores[p].get_meta(META_ENGINE_STATE) == engine.export_state(), f"partition {p}: engine state"
+
+
+def tmp_state_dir(base: Path) -> Path:
+    path = base / "state"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,211 @@
+"""Durable per-user state: changelog, restore, checkpoint order, crashes, erasure."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from models.segments import DEFAULT_RULES_PATH, load_rules
+from schemas.outputs import Decision
+from streams.broker import find_free_port
+from streams.commands.produce import iter_jsonl, produce_records
+from streams.dataplane.loop import DataPlane
+from streams.generator import generate
+from tests.factories import at, event, purchase, raw
+from tests.integration.conftest import unique_name
+from tests.integration.planes import (
+    assert_state_equals_reference,
+    committed_offsets,
+    make_topics,
+    plane_config,
+    read_all,
+    reference_replay,
+    restored_state,
+    running,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = load_rules(DEFAULT_RULES_PATH)
+
+
+def _produce(producer_factory, topic: str, records: list[bytes]) -> None:
+    producer = producer_factory()
+    produce_records(producer, topic, iter(records))
+    assert producer.flush(30) == 0
+
+
+def _all_committed(settings, topics, group, total: int) -> bool:
+    offsets = committed_offsets(settings, topics.input, topics.partitions, group)
+    return sum(max(o, 0) for o in offsets) == total
+
+
+def test_restart_restores_from_changelog_and_equals_replay(
+    tmp_path: Path, topic_factory, broker_settings, producer_factory
+):
+    topics = make_topics(topic_factory)
+    events = tmp_path / "events.jsonl"
+    generate(users=200, events=6000, seed=11, out=events)
+    lines = list(iter_jsonl(events))
+    group = unique_name("g")
+
+    _produce(producer_factory, topics.input, lines[:3000])
+    with running(DataPlane(plane_config(topics, broker_settings, group), RULES)):
+        wait_for(lambda: _all_committed(broker_settings, topics, group, 3000), 60, "first half committed")
+
+    _produce(producer_factory, topics.input, lines[3000:])
+    second = DataPlane(plane_config(topics, broker_settings, group), RULES)
+    with running(second):
+        wait_for(lambda: _all_committed(broker_settings, topics, group, len(lines)), 60, "all committed")
+    assert second.restored_records > 0, "the second run restored state from the changelog"
+
+    assert_state_equals_reference(restored_state(broker_settings, topics, group),
+                                  reference_replay(broker_settings, topics, RULES))
+
+
+def test_rocksdb_restart_reads_only_the_missing_tail(
+    tmp_path: Path, topic_factory, broker_settings, producer_factory
+):
+    topics = make_topics(topic_factory, partitions=2)
+    group = unique_name("g")
+    records = [raw(event("page_view", f"u{i % 50}", at(i / 100))) for i in range(2000)]
+    _produce(producer_factory, topics.input, records[:1000])
+    cfg = plane_config(topics, broker_settings, group, state_backend="rocksdb", state_dir=tmp_path)
+    with running(DataPlane(cfg, RULES)):
+        wait_for(lambda: _all_committed(broker_settings, topics, group, 1000), 60, "first half")
+    _produce(producer_factory, topics.input, records[1000:])
+    second = DataPlane(cfg, RULES)
+    with running(second):
+        wait_for(lambda: _all_committed(broker_settings, topics, group, 2000), 60, "second half")
+        assert second.lookup("u7") is not None
+    # the local store was at the committed offset: nothing needed from the changelog
+    assert second.restored_records == 0
+    assert_state_equals_reference(restored_state(broker_settings, topics, group),
+                                  reference_replay(broker_settings, topics, RULES))
+
+
+def test_erase_tombstones_state_changelog_and_latest_decision(
+    topic_factory, broker_settings, producer_factory
+):
+    topics = make_topics(topic_factory, partitions=2)
+    group = unique_name("g")
+    records = [raw(event("page_view", "erin", at(0))),
+               raw(purchase("erin", at(0, 1), [("tent", "outdoor", 99.0)])),
+               raw(event("page_view", "other", at(0, 2))),
+               raw(event("erase", "erin", at(1)))]
+    _produce(producer_factory, topics.input, records)
+    plane = DataPlane(plane_config(topics, broker_settings, group), RULES)
+    with running(plane):
+        wait_for(lambda: _all_committed(broker_settings, topics, group, len(records)), 60, "committed")
+        assert plane.lookup("erin") is None and plane.lookup("other") is not None
+
+    changelog = [m for m in read_all(broker_settings, topics.changelog, 2) if m.key() == b"u:erin"]
+    assert changelog and changelog[-1].value() is None, "latest changelog record is a tombstone"
+    latest = [m for m in read_all(broker_settings, topics.latest, 2) if m.key() == b"erin"]
+    assert latest and latest[-1].value() is None, "latest-decision topic tombstoned"
+
+    again = DataPlane(plane_config(topics, broker_settings, group), RULES)
+    with running(again):
+        wait_for(lambda: again.ready, 30, "restart ready")
+        assert again.lookup("erin") is None, "a restart does not bring an erased user back"
+        assert again.lookup("other") is not None
+
+
+def _worker_env(topics, bootstrap: str, group: str, state_dir: Path, port: int, guarantee: str):
+    return {**os.environ, **topics.env(),
+            "PERSONALIZER_BOOTSTRAP_SERVERS": bootstrap, "PERSONALIZER_GROUP_ID": group,
+            "PERSONALIZER_STATE_BACKEND": "rocksdb", "PERSONALIZER_STATE_DIR": str(state_dir),
+            "PERSONALIZER_WEB_PORT": str(port), "PERSONALIZER_PROCESSING_GUARANTEE": guarantee,
+            "PERSONALIZER_BATCH_SIZE": "2000"}
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
+                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_kill_9_three_times_loses_nothing_and_duplicates_are_identical(
+    tmp_path: Path, topic_factory, broker_settings, producer_factory, bootstrap_servers
+):
+    topics = make_topics(topic_factory)
+    events = tmp_path / "events.jsonl"
+    generate(users=5000, events=200_000, seed=5, out=events)
+    lines = list(iter_jsonl(events))
+    group = unique_name("g")
+    port = find_free_port()
+    env = _worker_env(topics, bootstrap_servers, group, tmp_path / "state", port, "at_least_once")
+    log = tmp_path / "worker.log"
+    _produce(producer_factory, topics.input, lines)
+
+    rng = random.Random(42)
+    kills = 0
+    while True:
+        worker = _start_worker(env, log)
+        try:
+            if kills < 3:
+                wait_for(lambda: _ready(port), 60, "worker ready")
+                time.sleep(rng.uniform(1.0, 4.0))  # mid-stream
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(10)
+                kills += 1
+                continue
+            wait_for(lambda: _all_committed(broker_settings, topics, group, len(lines)), 240,
+                     "everything committed after the last restart")
+        finally:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        break
+    assert kills == 3
+
+    engines = reference_replay(broker_settings, topics, RULES)
+    reference = reference_replay_outputs(broker_settings, topics)
+    expected = {d.decision_id: msgspec.json.encode(d) for d in reference}
+    got: dict[str, set[bytes]] = {}
+    for m in read_all(broker_settings, topics.decisions, topics.partitions):
+        d = msgspec.json.decode(m.value(), type=Decision)
+        got.setdefault(d.decision_id, set()).add(m.value())
+    assert set(got) == set(expected), "every event has its decision, and nothing else"
+    assert all(len(v) == 1 for v in got.values()), "duplicates are byte-identical"
+    assert all(next(iter(got[i])) == expected[i] for i in expected), "same bytes as the replay"
+    assert_state_equals_reference(restored_state(broker_settings, topics, group), engines)
+
+
+def reference_replay_outputs(settings, topics) -> list[Decision]:
+    from models.engine import Engine, InputRecord
+    from schemas.outputs import SourcePosition
+
+    decisions: list[Decision] = []
+    by_part: dict[int, list[InputRecord]] = {}
+    for m in read_all(settings, topics.input, topics.partitions):
+        _, ts = m.timestamp()
+        by_part.setdefault(m.partition(), []).append(InputRecord(m.value() or b"", SourcePosition(
+            topic=m.topic(), partition=m.partition(), offset=m.offset(), timestamp_ms=ts)))
+    for recs in by_part.values():
+        engine = Engine(RULES)
+        for i in range(0, len(recs), 500):
+            decisions.extend(engine.process_many(recs[i:i + 500]).decisions)
+    return decisions
