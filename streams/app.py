@@ -13,8 +13,10 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from models.segments import RuleSet
+from streams.control import register_control_plane
 from streams.dataplane.loop import DataPlane
-from streams.service import DataPlaneService, check_supported
+from streams.service import DataPlaneService, check_supported, load_worker_rules
 from streams.settings import load_settings
 
 settings = load_settings()
@@ -52,6 +54,18 @@ class WorkerDataPlane(DataPlaneService):
 def _plane() -> DataPlane | None:
     service = DataPlaneService.running
     return service.plane if service is not None else None
+
+
+def _on_rules(rules: RuleSet) -> None:
+    plane = _plane()
+    if plane is not None:
+        plane.set_rules(rules)
+
+
+# Segment definitions and offers from the compacted control topics, read from the start
+# by every worker without a consumer group (see streams/control/).
+register_control_plane(app, settings, base_rules=load_worker_rules(settings),
+                       on_rules=_on_rules, on_offers=lambda catalog: None)
 
 
 @app.page("/live")

@@ -6,7 +6,9 @@ import click
 
 from streams import __version__
 from streams.commands.broker import broker_command
+from streams.commands.control import control_command
 from streams.commands.demo import demo_command
+from streams.commands.dlq import dlq_command
 from streams.commands.produce import produce_command
 from streams.commands.worker import worker_command
 from streams.generator.command import generate
@@ -27,6 +29,8 @@ main.add_command(broker_command)
 main.add_command(worker_command)
 main.add_command(produce_command)
 main.add_command(generate)
+main.add_command(control_command)
+main.add_command(dlq_command)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,9 @@ class DataPlane:
         self.processed = 0
         self.restored_records = 0
         self.error: BaseException | None = None
+        #: Recent (monotonic time, topic, partition, "assigned"|"revoked"|"lost"), for
+        #: operators and for tests that check a partition never has two owners.
+        self.ownership_log: deque[tuple[float, str, int, str]] = deque(maxlen=10_000)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -169,6 +173,7 @@ class DataPlane:
             if state is not None:
                 engine.import_state(state)
             self.partitions[key] = PartitionRuntime(engine, store, backing, changelog)
+            self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "assigned"))
         metrics.REBALANCES.labels("assigned").inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
         self._ready.set()
@@ -184,6 +189,7 @@ class DataPlane:
             rt = self.partitions.pop((tp.topic, tp.partition), None)
             if rt is not None:
                 rt.backing.close()
+            self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "revoked"))
         metrics.REBALANCES.labels("revoked").inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
         self._ready.set()
@@ -214,7 +220,7 @@ class DataPlane:
         try:
             while not self._stop.is_set():
                 self._apply_new_rules()
-                msgs = consumer.consume(cfg.batch_size, cfg.batch_timeout_s)
+                msgs = self._consume_batch(consumer)
                 if msgs:
                     self._process(msgs)
                 now = self.clock()
@@ -242,12 +248,26 @@ class DataPlane:
                     rt.backing.close()
                 self.partitions.clear()
 
+    def _consume_batch(self, consumer: Consumer) -> list[Message]:
+        """What is already fetched, up to ``batch_size``; if nothing, wait for the first record
+        (up to ``batch_timeout_s``) and take what came with it. Full batches under load,
+        no waiting for a full batch when traffic is light (latency)."""
+        size = self.cfg.batch_size
+        msgs = consumer.consume(size, 0)
+        if msgs:
+            return msgs
+        first = consumer.poll(self.cfg.batch_timeout_s)
+        if first is None:
+            return []
+        return [first, *consumer.consume(size - 1, 0)]
+
     def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
         """Partitions lost without a clean revoke: drop uncommitted work, do not commit."""
         for tp in tps:
             rt = self.partitions.pop((tp.topic, tp.partition), None)
             if rt is not None:
                 rt.backing.close()
+            self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "lost"))
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
 
     def _begin(self) -> None:
