@@ -47,3 +47,31 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
     consent_required: bool = False
     #: Inactivity that ends a session when events carry no ``session_id``.
     session_gap_minutes: float = 30.0
+    #: Seed of every randomized model (bandits, clustering init): same seed + same input
+    #: order -> byte-identical outputs.
+    seed: int = 0
+    #: Behavioural segments on/off, and their hyperparameters (see models/behaviour).
+    #: Off by default: they cost ~25 us/event and have not reached their quality targets.
+    behavioural_segments: bool = False
+    behaviour_clusters: int = 6
+    #: Weight of each new interaction in the behaviour vector's category mix (EWMA).
+    behaviour_alpha: float = 0.07
+    #: Relative distance margin, consecutive confirmations and minimum dwell (interactions)
+    #: before a user moves to another behavioural segment.
+    behaviour_margin: float = 0.15
+    behaviour_confirm: int = 2
+    behaviour_min_dwell: int = 3
+    #: Users buffered (anonymously) to initialise the clusters.
+    behaviour_warmup: int = 400
+    #: Decision policy: ``segment-popularity`` (default) or ``hybrid`` (candidates + online
+    #: ranker; opt-in until it beats popularity by the margins the quality report checks).
+    policy: str = "segment-popularity"
+    #: Bought items come back as "buy again" after this many days; None: never.
+    rebuy_after_days: float | None = None
+    #: Half-life of the "trending" item popularity, days of event time.
+    trending_half_life_days: float = 1.0
+    #: Categories never recommended.
+    excluded_categories: tuple[str, ...] = ()
+    #: Bounds of the co-visitation model: items tracked, neighbours per item.
+    max_covisit_items: int = 20_000
+    max_covisit_neighbors: int = 30

@@ -15,28 +15,38 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from models.behaviour import BehaviouralSegmenter, Move, SegmenterState, fold_interaction
 from models.config import EngineConfig
 from models.engine.batch import BatchOutput, InputRecord
 from models.engine.ids import change_id, decision_id, iso
 from models.engine.schedule import Schedule
 from models.policies.context import DecisionContext, Policy
+from models.policies.hybrid import HybridPolicy
 from models.policies.segment_popularity import SegmentPopularityPolicy
 from models.profiles.profile import Profile
 from models.profiles.update import apply_event, new_profile, prune_days
 from models.profiles.view import ProfileAt
+from models.recommenders.covisit import CoVisitation, CoVisitationState
+from models.recommenders.hybrid import HybridRecommender
 from models.recommenders.popularity import PopularityState, SegmentPopularity
+from models.recommenders.ranker import Ranker, RankerState
 from models.segments import RuleSet
 from models.state.memory import MemoryStore
 from models.state.store import ProfileStore
 from schemas.decode import Rejection, decode_event
-from schemas.events import AddToCart, Erase, EventBase, ProductView, Purchase
+from schemas.events import AddToCart, Erase, EventBase, PageView, ProductView, Purchase, Search
 from schemas.outputs import DeadLetter, Decision, SegmentChange, SourcePosition
+
 
 class EngineState(msgspec.Struct, kw_only=True):
     """The checkpointed, non-profile state of one partition engine."""
 
     watermark: float | None
     popularity: PopularityState
+    segmenter: SegmenterState | None = None
+    trending: PopularityState | None = None
+    covisit: CoVisitationState | None = None
+    ranker: RankerState | None = None
 
 
 #: Popularity weight per interaction type.
@@ -99,8 +109,31 @@ class Engine:
             half_life_days=self.config.popularity_half_life_days,
             max_items=self.config.max_items_per_segment,
         )
-        self.policy: Policy = policy or SegmentPopularityPolicy(
-            self.popularity, k=self.config.recommendations
+        self.trending = SegmentPopularity(
+            half_life_days=self.config.trending_half_life_days, max_items=self.config.max_items_per_segment
+        )
+        self.covisit = CoVisitation(
+            max_items=self.config.max_covisit_items, max_neighbors=self.config.max_covisit_neighbors
+        )
+        self.ranker = Ranker()
+        self.recommender = HybridRecommender(
+            self.popularity, self.trending, self.covisit, self.ranker,
+            rebuy_after_days=self.config.rebuy_after_days,
+        )
+        self.policy: Policy
+        if policy is not None:
+            self.policy = policy
+        elif self.config.policy == "segment-popularity":
+            self.policy = SegmentPopularityPolicy(self.popularity, k=self.config.recommendations)
+        else:
+            self.policy = HybridPolicy(
+                self.recommender, k=self.config.recommendations,
+                excluded_categories=self.config.excluded_categories,
+            )
+        c = self.config
+        self.segmenter = BehaviouralSegmenter(
+            n_clusters=c.behaviour_clusters, margin=c.behaviour_margin, confirm=c.behaviour_confirm,
+            min_dwell=c.behaviour_min_dwell, warmup=c.behaviour_warmup, seed=c.seed,
         )
         self.watermark: float | None = None
         self.schedule = Schedule()
@@ -184,12 +217,22 @@ class Engine:
         this goes to a changelog topic). Profiles are checkpointed by the store."""
         return msgspec.msgpack.encode(EngineState(
             watermark=self.watermark, popularity=self.popularity.to_state(),
+            segmenter=self.segmenter.to_state(), trending=self.trending.to_state(),
+            covisit=self.covisit.to_state(), ranker=self.ranker.to_state(),
         ))
 
     def import_state(self, data: bytes) -> None:
         state = msgspec.msgpack.decode(data, type=EngineState)
         self.watermark = state.watermark
         self.popularity.load_state(state.popularity)
+        if state.segmenter is not None:
+            self.segmenter.load_state(state.segmenter)
+        if state.trending is not None:
+            self.trending.load_state(state.trending)
+        if state.covisit is not None:
+            self.covisit.load_state(state.covisit)
+        if state.ranker is not None:
+            self.ranker.load_state(state.ranker)
         self.schedule = Schedule()
         for user, profile in self.store.items():
             if profile.next_due is not None:
@@ -230,10 +273,15 @@ class Engine:
         profile.recent_event_ids.append(ev.event_id)
         if len(profile.recent_event_ids) > self.config.dedup_window:
             del profile.recent_event_ids[0]
+        self._learn_before(profile, ev, ts)
         apply_event(profile, ev, self.config)
         prune_days(profile, now, self.config)
         event_time = ev.event_time.isoformat()
         self._evaluate(user, profile, now, event_time, ev.event_id, out)
+        if self.config.behavioural_segments and self._fold_behaviour(profile, ev):
+            move = self.segmenter.observe(profile)
+            if move is not None:
+                self._emit_move(user, move, event_time, ev.event_id, out)
         etype = ev.__struct_config__.tag
         placement = self.config.placements.get(etype)  # type: ignore[arg-type]
         if placement is not None:
@@ -242,9 +290,51 @@ class Engine:
         wb.put(user, profile)
         out.count("ok")
 
+    def _fold_behaviour(self, profile: Profile, ev: EventBase) -> bool:
+        """Fold the event's item interactions into the behaviour vector; False if none."""
+        alpha = self.config.behaviour_alpha
+        cap = self.config.max_categories
+        if isinstance(ev, ProductView | AddToCart):
+            props = ev.properties
+            if props.category:
+                fold_interaction(profile, props.category, props.price, alpha=alpha, max_categories=cap)
+                return True
+        elif isinstance(ev, PageView | Search):
+            if ev.properties.category:
+                fold_interaction(profile, ev.properties.category, None, alpha=alpha, max_categories=cap)
+                return True
+        elif isinstance(ev, Purchase):
+            folded = False
+            for line in ev.properties.items:
+                if line.category:
+                    fold_interaction(profile, line.category, line.price, alpha=alpha, max_categories=cap)
+                    folded = True
+            return folded
+        return False
+
+    def _emit_move(self, user: str, move: Move, event_time: str, trigger: str, out: BatchOutput) -> None:
+        if move.old is not None:
+            out.segment_changes.append(SegmentChange(
+                change_id=change_id(user, move.old, "exited", trigger), user_id=user,
+                segment_id=move.old, segment_kind="behavioural", change="exited",
+                reason=move.reason, event_time=event_time, trigger_event_id=trigger,
+            ))
+        out.segment_changes.append(SegmentChange(
+            change_id=change_id(user, move.new, "entered", trigger), user_id=user,
+            segment_id=move.new, segment_kind="behavioural", change="entered",
+            reason=move.reason, event_time=event_time, trigger_event_id=trigger,
+        ))
+
     def _erase(self, user: str, ev: Erase, wb: _WriteBack, out: BatchOutput) -> None:
         profile = wb.get(user)
         if profile is not None:
+            if profile.bsegment is not None:
+                out.segment_changes.append(SegmentChange(
+                    change_id=change_id(user, profile.bsegment, "exited", ev.event_id), user_id=user,
+                    segment_id=profile.bsegment, segment_kind="behavioural", change="exited",
+                    reason="user erased (right to be forgotten)",
+                    event_time=ev.event_time.isoformat(), trigger_event_id=ev.event_id,
+                ))
             for seg in profile.segments:
                 out.segment_changes.append(SegmentChange(
                     change_id=change_id(user, seg, "exited", ev.event_id), user_id=user,
@@ -313,10 +403,13 @@ class Engine:
         event_time: str, now: float,
     ) -> Decision:
         allowed = self._personalization_allowed(profile)
-        segments = tuple(profile.segments) if allowed else ()
+        segments = self.user_segments(profile)
+        names = self._names
+        if profile.bsegment is not None and allowed:
+            names = {**names, profile.bsegment: self.segmenter.label(profile.bsegment)}
         answer = self.policy.decide(DecisionContext(
             user_id=user, placement=placement, profile=profile, segments=segments,
-            segment_names=self._names, personalization_allowed=allowed, now=now,
+            segment_names=names, personalization_allowed=allowed, now=now,
         ))
         reasons = list(answer.reasons)
         if not allowed:
@@ -333,14 +426,54 @@ class Engine:
             policy=f"{self.policy.name}+rules@{self.rules.version}",
         )
 
+    def user_segments(self, profile: Profile) -> tuple[str, ...]:
+        """The user's rule segments then behavioural segment (empty without consent)."""
+        if not self._personalization_allowed(profile):
+            return ()
+        if profile.bsegment is not None and self.config.behavioural_segments:
+            return (*profile.segments, profile.bsegment)
+        return tuple(profile.segments)
+
+    def segment_name(self, segment_id: str) -> str:
+        name = self._names.get(segment_id)
+        return name if name is not None else self.segmenter.label(segment_id)
+
+    def recommend(self, user_id: str, k: int | None = None) -> list[str]:
+        """Fresh top-``k`` item ids for a user at the watermark (no caching, no learning):
+        what offline evaluations call before feeding the user's next event."""
+        profile = self.store.get(user_id)
+        k = k or self.config.recommendations
+        now = self.watermark or 0.0
+        if profile is None:
+            return [item for item, _, _ in self.popularity.top("*", k)]
+        allowed = self._personalization_allowed(profile)
+        ranked = self.recommender.recommend(
+            profile, self.user_segments(profile), now, k, personal=allowed,
+            excluded_categories=self.config.excluded_categories,
+        )
+        return [r.item_id for r in ranked]
+
+    def _learn_before(self, profile: Profile, ev: EventBase, ts: float) -> None:
+        """Learning that needs the profile as it was before ``ev`` (co-visits, ranker)."""
+        if not self._personalization_allowed(profile):
+            return
+        if isinstance(ev, ProductView | AddToCart):
+            self.recommender.learn_interaction(profile, ev.properties.item_id, 1.0, ts)
+        elif isinstance(ev, Purchase):
+            items = [line.item_id for line in ev.properties.items]
+            self.recommender.learn_purchase(profile, self.user_segments(profile), set(items), ts)
+            self.recommender.learn_basket(profile, items, ts)
+
     def _learn(self, profile: Profile, ev: EventBase, ts: float) -> None:
-        segments = profile.segments if self._personalization_allowed(profile) else ()
+        segments = self.user_segments(profile)
         if isinstance(ev, ProductView | AddToCart):
             props = ev.properties
             weight = POPULARITY_WEIGHTS[str(ev.__struct_config__.tag)]
             self.popularity.learn_one(segments, props.item_id, props.category, weight, ts)
+            self.trending.learn_one((), props.item_id, props.category, weight, ts)
         elif isinstance(ev, Purchase):
             for line in ev.properties.items:
                 self.popularity.learn_one(
                     segments, line.item_id, line.category, POPULARITY_WEIGHTS["purchase"], ts
                 )
+                self.trending.learn_one((), line.item_id, line.category, POPULARITY_WEIGHTS["purchase"], ts)

@@ -19,6 +19,16 @@ def category_key(event_type: str, category: str) -> str:
     return f"{event_type}|{category}"
 
 
+class RecCache(msgspec.Struct, kw_only=True):
+    """The last recommendations computed for a user (see models/policies/hybrid.py)."""
+
+    at: float
+    sig: list[float]
+    segments: list[str]
+    #: (item, score, reason, category, source)
+    items: list[tuple[str, float, str, str | None, str]]
+
+
 class Profile(msgspec.Struct, kw_only=True, omit_defaults=True):
     user_id: str
     first_seen: float
@@ -51,3 +61,15 @@ class Profile(msgspec.Struct, kw_only=True, omit_defaults=True):
     #: Recent event ids, for duplicate suppression.
     recent_event_ids: list[str] = []
     last_decision_id: str | None = None
+    #: Behaviour vector (category -> EWMA share, ``$spend``), see :mod:`models.behaviour`.
+    behaviour: dict[str, float] = {}
+    #: Interactions folded into ``behaviour``.
+    behaviour_n: int = 0
+    #: Behavioural segment, interactions since it was assigned, and a pending challenger.
+    bsegment: str | None = None
+    bsegment_dwell: int = 0
+    bsegment_challenger: str | None = None
+    bsegment_streak: int = 0
+    #: Guardrails: placement -> times of recent exposures (frequency caps, cooldowns).
+    exposures: dict[str, list[float]] = {}
+    rec_cache: RecCache | None = None

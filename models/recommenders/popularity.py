@@ -149,6 +149,9 @@ class SegmentPopularity:
         self._floor = state.floor
         self._stale = state.stale
 
+    def category_of(self, item_id: str) -> str | None:
+        return self._category.get(item_id)
+
     def segments(self) -> list[str]:
         return sorted(self._scores)
 

@@ -1,0 +1,378 @@
+"""Behavioural segments: online k-means (river) over behaviour vectors, with hysteresis.
+
+* **Features**: the user's category mix (see :mod:`models.behaviour.vector`) over a
+  bounded vocabulary of categories (first ``max_vocab`` seen, in first-seen order), plus
+  a spend level; dense, so river's :class:`~river.cluster.KMeans` moves every coordinate.
+* **Warm-up**: random centres make dead clusters, so the first ``warmup`` users that
+  reach ``warmup_events`` interactions are buffered (anonymous vectors, no user ids),
+  seeded with k-means++ from a seeded RNG and refined with a few Lloyd passes; the result
+  becomes the river model's centres. After that, every ``learn_every``-th interaction of
+  a user moves the nearest centre (river ``learn_one``).
+* **Hysteresis**: a user first gets a segment after ``min_events`` interactions. They
+  move only when another centre is closer by a relative ``margin``, for ``confirm``
+  consecutive interactions, and after at least ``min_dwell`` interactions in the current
+  segment, so a noisy session does not make them flap.
+* **Drift**: a river :class:`~river.drift.PageHinkley` detector watches the distance of
+  learned points to their centre. On drift the centres learn faster for a while
+  (``boost``) so they follow the population; users are *not* mass-reassigned: each moves
+  on their own next interactions, through the same hysteresis.
+* **Labels** come from each centre's dominant categories and spend level
+  (``"outdoor, sports · mid spend"``).
+
+Learned state round-trips through :class:`SegmenterState` (msgspec, no pickle).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import msgspec
+from river import cluster, drift
+
+from models.behaviour.vector import SPEND_KEY, category_mix
+from models.profiles.profile import Profile
+
+#: Prefix of behavioural segment ids: ``behaviour-0`` ...
+SEGMENT_PREFIX = "behaviour-"
+
+
+class DetectorState(msgspec.Struct, kw_only=True):
+    n: float
+    mean: float
+    sum_increase: float
+    sum_decrease: float
+    min_increase: float
+    max_decrease: float
+
+
+class SegmenterState(msgspec.Struct, kw_only=True):
+    """Serializable learned state of :class:`BehaviouralSegmenter`."""
+
+    vocab: list[str]
+    buffer: list[dict[str, float]]
+    centers: list[dict[str, float]] | None
+    halflife: float
+    boost_left: int
+    learned: int
+    drifts: int
+    detector: DetectorState
+    labels: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A behavioural segment change for one user: ``old`` may be None (first entry)."""
+
+    old: str | None
+    new: str
+    reason: str
+
+
+class BehaviouralSegmenter:
+    """Online clustering of users' behaviour vectors with hysteresis.
+
+    >>> seg = BehaviouralSegmenter(n_clusters=2, warmup=4, warmup_events=1, min_events=1)
+    >>> from models.profiles import Profile
+    >>> from models.behaviour.vector import fold_interaction
+    >>> users = []
+    >>> for i, cat in enumerate(["outdoor", "books", "outdoor", "books", "outdoor"]):
+    ...     p = Profile(user_id=f"u{i}", first_seen=0.0, last_seen=0.0)
+    ...     fold_interaction(p, cat, 20.0, alpha=0.3, max_categories=8)
+    ...     users.append((p, seg.observe(p)))
+    >>> seg.ready, users[-1][1].new, seg.label(users[-1][1].new)
+    (True, 'behaviour-1', 'outdoor · mid spend')
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 6,
+        *,
+        halflife: float = 0.01,
+        warmup: int = 400,
+        warmup_events: int = 12,
+        min_events: int = 4,
+        margin: float = 0.15,
+        confirm: int = 2,
+        min_dwell: int = 3,
+        learn_every: int = 4,
+        spend_weight: float = 0.3,
+        max_vocab: int = 32,
+        boost: float = 4.0,
+        boost_steps: int = 2000,
+        drift_threshold: float = 50.0,
+        restarts: int = 8,
+        seed: int = 0,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.halflife = halflife
+        self.warmup = warmup
+        self.warmup_events = warmup_events
+        self.min_events = min_events
+        self.margin = margin
+        self.confirm = confirm
+        self.min_dwell = min_dwell
+        self.learn_every = learn_every
+        self.spend_weight = spend_weight
+        self.max_vocab = max_vocab
+        self.boost = boost
+        self.boost_steps = boost_steps
+        self.drift_threshold = drift_threshold
+        self.restarts = restarts
+        self.seed = seed
+        self._km = cluster.KMeans(n_clusters=n_clusters, halflife=halflife, seed=seed)
+        self._vocab: list[str] = []
+        self._vocab_set: set[str] = set()
+        self._buffer: list[dict[str, float]] = []
+        self._ready = False
+        self._boost_left = 0
+        self._learned = 0
+        self._drifts = 0
+        self._detector = drift.PageHinkley(threshold=drift_threshold)
+        self._labels: list[str] = []
+
+    # -- public ----------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    @property
+    def drifts(self) -> int:
+        return self._drifts
+
+    def segment_ids(self) -> list[str]:
+        return [f"{SEGMENT_PREFIX}{i}" for i in range(self.n_clusters)] if self._ready else []
+
+    def label(self, segment_id: str) -> str:
+        """Readable label of a segment from its centre's dominant features."""
+        i = _index(segment_id)
+        if not self._ready or i is None or i >= len(self._labels):
+            return segment_id
+        return self._labels[i]
+
+    def features(self, p: Profile) -> dict[str, float]:
+        """The dense feature vector of ``p`` over the current vocabulary."""
+        mix = category_mix(p)
+        for cat in mix:
+            if cat not in self._vocab_set and len(self._vocab) < self.max_vocab:
+                self._add_vocab(cat)
+        x = {c: mix.get(c, 0.0) for c in self._vocab}
+        spend = p.behaviour.get(SPEND_KEY)
+        x[SPEND_KEY] = self.spend_weight * (min(spend, 3.0) / 3.0 if spend is not None else 0.5)
+        return x
+
+    def predict_one(self, p: Profile) -> str | None:
+        """Nearest segment, without hysteresis or learning (None before warm-up)."""
+        if not self._ready or p.behaviour_n == 0:
+            return None
+        d = self._distances(self.features(p))
+        return f"{SEGMENT_PREFIX}{min(range(len(d)), key=d.__getitem__)}"
+
+    def observe(self, p: Profile) -> Move | None:
+        """Learn from ``p``'s updated vector and (re)assign ``p``, with hysteresis."""
+        n = p.behaviour_n
+        if n == 0:
+            return None
+        if not self._ready:
+            if n == self.warmup_events:
+                self._buffer.append(self.features(p))
+                if len(self._buffer) >= self.warmup:
+                    self._initialise()
+            return None
+        x = self.features(p)
+        d = self._distances(x)
+        best = min(range(len(d)), key=d.__getitem__)
+        if n % self.learn_every == 0:
+            self._learn(x, d[best])
+        if n < self.min_events:
+            return None
+        new = f"{SEGMENT_PREFIX}{best}"
+        cur = p.bsegment
+        cur_i = _index(cur) if cur is not None else None
+        if cur is None or cur_i is None or cur_i >= len(d):
+            self._assign(p, new)
+            return Move(None, new, f"behaviour closest to '{self._labels[best]}' "
+                                   f"after {n} interactions")
+        p.bsegment_dwell += 1
+        if best == cur_i:
+            p.bsegment_challenger = None
+            p.bsegment_streak = 0
+            return None
+        if d[best] < (1.0 - self.margin) * d[cur_i] and p.bsegment_dwell >= self.min_dwell:
+            if p.bsegment_challenger == new:
+                p.bsegment_streak += 1
+            else:
+                p.bsegment_challenger = new
+                p.bsegment_streak = 1
+            if p.bsegment_streak >= self.confirm:
+                reason = (
+                    f"behaviour shifted from '{self._labels[cur_i]}' to '{self._labels[best]}': "
+                    f"distance {d[best]:.2f} vs {d[cur_i]:.2f} for {p.bsegment_streak} interactions"
+                )
+                self._assign(p, new)
+                return Move(cur, new, reason)
+        else:
+            p.bsegment_challenger = None
+            p.bsegment_streak = 0
+        return None
+
+    # -- learning --------------------------------------------------------------------
+
+    def _add_vocab(self, cat: str) -> None:
+        self._vocab.append(cat)
+        self._vocab_set.add(cat)
+        if self._ready:
+            for c in self._km.centers.values():
+                c[cat] = 0.0
+
+    def _distances(self, x: dict[str, float]) -> list[float]:
+        out = []
+        for i in range(self.n_clusters):
+            c = self._km.centers[i]
+            s = 0.0
+            for k, v in x.items():
+                diff = v - c.get(k, 0.0)
+                s += diff * diff
+            out.append(math.sqrt(s))
+        return out
+
+    def _learn(self, x: dict[str, float], dist: float) -> None:
+        self._km.learn_one(x)
+        self._learned += 1
+        if self._boost_left:
+            self._boost_left -= 1
+            if not self._boost_left:
+                self._km.halflife = self.halflife
+        self._detector.update(dist)
+        if self._detector.drift_detected:
+            self._drifts += 1
+            self._boost_left = self.boost_steps
+            self._km.halflife = min(0.5, self.halflife * self.boost)
+        if self._learned % 1000 == 0:
+            self._relabel()
+
+    def _initialise(self) -> None:
+        rng = random.Random(self.seed)
+        pts = [[b.get(k, 0.0) for k in [*self._vocab, SPEND_KEY]] for b in self._buffer]
+        best: tuple[float, list[list[float]]] | None = None
+        for _ in range(self.restarts):  # best of several seeded k-means++ runs
+            centers = _kmeans_pp(pts, self.n_clusters, rng)
+            for _ in range(15):
+                centers = _lloyd(pts, centers)
+            inertia = sum(min(_sq(p, c) for c in centers) for p in pts)
+            if best is None or inertia < best[0]:
+                best = (inertia, centers)
+        assert best is not None
+        centers = best[1]
+        keys = [*self._vocab, SPEND_KEY]
+        for i, c in enumerate(centers):
+            self._km.centers[i].clear()
+            self._km.centers[i].update(zip(keys, c, strict=True))
+        self._buffer = []
+        self._ready = True
+        self._relabel()
+
+    def _relabel(self) -> None:
+        spends = [self._km.centers[i].get(SPEND_KEY, 0.0) for i in range(self.n_clusters)]
+        mean_spend = sum(spends) / len(spends)
+        labels = []
+        for i in range(self.n_clusters):
+            c = self._km.centers[i]
+            cats = sorted(((v, k) for k, v in c.items() if k != SPEND_KEY), key=lambda t: (-t[0], t[1]))
+            total = sum(max(v, 0.0) for v, _ in cats) or 1.0
+            top = [k for v, k in cats[:3] if v / total >= 0.15] or [k for _, k in cats[:1]]
+            step = 0.05 * self.spend_weight / 0.3
+            level = ("high spend" if spends[i] > mean_spend + step
+                     else "low spend" if spends[i] < mean_spend - step else "mid spend")
+            labels.append(f"{', '.join(top)} · {level}")
+        self._labels = labels
+
+    # -- state -----------------------------------------------------------------------
+
+    def to_state(self) -> SegmenterState:
+        det = self._detector
+        return SegmenterState(
+            vocab=list(self._vocab), buffer=[dict(b) for b in self._buffer],
+            centers=[dict(self._km.centers[i]) for i in range(self.n_clusters)] if self._ready else None,
+            halflife=self._km.halflife, boost_left=self._boost_left, learned=self._learned,
+            drifts=self._drifts, labels=list(self._labels),
+            detector=DetectorState(
+                n=det._x_mean.n, mean=det._x_mean._mean, sum_increase=det._sum_increase,
+                sum_decrease=det._sum_decrease, min_increase=det._min_increase,
+                max_decrease=det._max_decrease,
+            ),
+        )
+
+    def load_state(self, state: SegmenterState) -> None:
+        self._vocab = list(state.vocab)
+        self._vocab_set = set(state.vocab)
+        self._buffer = [dict(b) for b in state.buffer]
+        self._km = cluster.KMeans(n_clusters=self.n_clusters, halflife=state.halflife, seed=self.seed)
+        self._ready = state.centers is not None
+        if state.centers is not None:
+            for i, c in enumerate(state.centers):
+                self._km.centers[i].update(c)
+        self._boost_left = state.boost_left
+        self._learned = state.learned
+        self._drifts = state.drifts
+        self._labels = list(state.labels)
+        det = self._detector = drift.PageHinkley(threshold=self.drift_threshold)
+        det._x_mean.n = state.detector.n
+        det._x_mean._mean = state.detector.mean
+        det._sum_increase = state.detector.sum_increase
+        det._sum_decrease = state.detector.sum_decrease
+        det._min_increase = state.detector.min_increase
+        det._max_decrease = state.detector.max_decrease  # type: ignore[assignment]
+
+    @staticmethod
+    def _assign(p: Profile, seg: str) -> None:
+        p.bsegment = seg
+        p.bsegment_dwell = 0
+        p.bsegment_challenger = None
+        p.bsegment_streak = 0
+
+
+def _index(segment_id: str) -> int | None:
+    if not segment_id.startswith(SEGMENT_PREFIX):
+        return None
+    tail = segment_id[len(SEGMENT_PREFIX):]
+    return int(tail) if tail.isdigit() else None
+
+
+def _sq(a: list[float], b: list[float]) -> float:
+    return sum((x - y) * (x - y) for x, y in zip(a, b, strict=True))
+
+
+def _kmeans_pp(pts: list[list[float]], k: int, rng: random.Random) -> list[list[float]]:
+    centers = [list(pts[rng.randrange(len(pts))])]
+    while len(centers) < k:
+        d2 = [min(_sq(p, c) for c in centers) for p in pts]
+        total = sum(d2)
+        if total <= 0:
+            centers.append(list(pts[rng.randrange(len(pts))]))
+            continue
+        r = rng.random() * total
+        acc = 0.0
+        for p, w in zip(pts, d2, strict=True):
+            acc += w
+            if acc >= r:
+                centers.append(list(p))
+                break
+        else:
+            centers.append(list(pts[-1]))
+    return centers
+
+
+def _lloyd(pts: list[list[float]], centers: list[list[float]]) -> list[list[float]]:
+    dim = len(centers[0])
+    sums = [[0.0] * dim for _ in centers]
+    counts = [0] * len(centers)
+    for p in pts:
+        j = min(range(len(centers)), key=lambda i: _sq(p, centers[i]))
+        counts[j] += 1
+        row = sums[j]
+        for t in range(dim):
+            row[t] += p[t]
+    return [[s / counts[j] for s in sums[j]] if counts[j] else centers[j] for j in range(len(centers))]

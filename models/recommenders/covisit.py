@@ -1,0 +1,106 @@
+"""Item co-occurrence (co-visitation) in sessions and baskets, time-decayed and bounded.
+
+Two items viewed or carted close together in a session, or bought together, count as a
+pair (both directions). Weights are forward-decayed like :mod:`models.recommenders.popularity`
+(an interaction at ``t`` adds ``w * 2 ** ((t - anchor) / half_life)``), so ranking a
+neighbour list at any later time needs no rewrite. Memory is bounded: at most
+``max_items`` items (least recently updated dropped first) with at most
+``max_neighbors`` neighbours each (weakest dropped).
+
+>>> cv = CoVisitation(half_life_days=7.0)
+>>> cv.learn_pair("tent", "stove", 1.0, 0.0)
+>>> cv.learn_pair("tent", "mat", 2.0, 0.0)
+>>> [item for item, _ in cv.neighbors("tent", 5)]
+['mat', 'stove']
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+_RESCALE_AT = 64.0
+
+
+class CoVisitationState(msgspec.Struct, kw_only=True):
+    anchor: float | None
+    neighbors: dict[str, dict[str, float]]
+
+
+class CoVisitation:
+    def __init__(
+        self, half_life_days: float = 14.0, max_items: int = 20_000, max_neighbors: int = 30
+    ) -> None:
+        self.half_life_days = half_life_days
+        self.max_items = max_items
+        self.max_neighbors = max_neighbors
+        self._anchor: float | None = None
+        self._nbrs: dict[str, dict[str, float]] = {}
+        self._top: dict[str, list[tuple[str, float]]] = {}  # derived cache, not state
+
+    def _gain(self, ts: float) -> float:
+        hl = self.half_life_days * 86400.0
+        if self._anchor is None:
+            self._anchor = ts
+        exponent = (ts - self._anchor) / hl
+        if exponent > _RESCALE_AT:
+            shift = exponent - 1.0
+            factor = 2.0 ** (-shift)
+            for nb in self._nbrs.values():
+                for k in nb:
+                    nb[k] *= factor
+            self._anchor += shift * hl
+            exponent = 1.0
+        return 2.0 ** exponent
+
+    def _add(self, a: str, b: str, g: float) -> None:
+        self._top.pop(a, None)
+        nb = self._nbrs.pop(a, None)  # re-insert: dict order is update recency
+        if nb is None:
+            nb = {}
+        self._nbrs[a] = nb
+        nb[b] = nb.get(b, 0.0) + g
+        if len(nb) > 2 * self.max_neighbors:
+            keep = sorted(nb.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_neighbors]
+            self._nbrs[a] = dict(keep)
+        while len(self._nbrs) > self.max_items:
+            gone = next(iter(self._nbrs))
+            del self._nbrs[gone]
+            self._top.pop(gone, None)
+
+    def learn_pair(self, a: str, b: str, weight: float, ts: float) -> None:
+        """Count ``a`` and ``b`` seen together (both directions)."""
+        if a == b:
+            return
+        g = weight * self._gain(ts)
+        self._add(a, b, g)
+        self._add(b, a, g)
+
+    def neighbors(self, item: str, k: int) -> list[tuple[str, float]]:
+        """Up to ``k`` items seen with ``item``, strongest first, with the weight relative
+        to the item's total (a share in [0, 1])."""
+        top = self._top.get(item)
+        if top is None:
+            nb = self._nbrs.get(item)
+            if not nb:
+                return []
+            total = sum(nb.values()) or 1.0
+            ranked = sorted(nb.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_neighbors]
+            top = self._top[item] = [(i, w / total) for i, w in ranked]
+        return top[:k]
+
+    def forget_item(self, item_id: str) -> None:
+        self._top.clear()
+        self._nbrs.pop(item_id, None)
+        for nb in self._nbrs.values():
+            nb.pop(item_id, None)
+
+    def __len__(self) -> int:
+        return len(self._nbrs)
+
+    def to_state(self) -> CoVisitationState:
+        return CoVisitationState(anchor=self._anchor, neighbors=self._nbrs)
+
+    def load_state(self, state: CoVisitationState) -> None:
+        self._anchor = state.anchor
+        self._nbrs = {k: dict(v) for k, v in state.neighbors.items()}
+        self._top = {}
