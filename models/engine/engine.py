@@ -130,6 +130,8 @@ class Engine:
                 self.recommender, k=self.config.recommendations,
                 excluded_categories=self.config.excluded_categories,
             )
+        #: Trending, co-visitation and the ranker are only learned for the hybrid policy.
+        self._hybrid = isinstance(self.policy, HybridPolicy)
         c = self.config
         self.segmenter = BehaviouralSegmenter(
             n_clusters=c.behaviour_clusters, margin=c.behaviour_margin, confirm=c.behaviour_confirm,
@@ -455,8 +457,8 @@ class Engine:
 
     def _learn_before(self, profile: Profile, ev: EventBase, ts: float) -> None:
         """Learning that needs the profile as it was before ``ev`` (co-visits, ranker)."""
-        if not self._personalization_allowed(profile):
-            return
+        if not self._hybrid or not self._personalization_allowed(profile):
+            return  # only the hybrid policy reads what is learned here
         if isinstance(ev, ProductView | AddToCart):
             self.recommender.learn_interaction(profile, ev.properties.item_id, 1.0, ts)
         elif isinstance(ev, Purchase):
@@ -466,14 +468,16 @@ class Engine:
 
     def _learn(self, profile: Profile, ev: EventBase, ts: float) -> None:
         segments = self.user_segments(profile)
+        hybrid = self._hybrid
         if isinstance(ev, ProductView | AddToCart):
             props = ev.properties
             weight = POPULARITY_WEIGHTS[str(ev.__struct_config__.tag)]
             self.popularity.learn_one(segments, props.item_id, props.category, weight, ts)
-            self.trending.learn_one((), props.item_id, props.category, weight, ts)
+            if hybrid:
+                self.trending.learn_one((), props.item_id, props.category, weight, ts)
         elif isinstance(ev, Purchase):
+            weight = POPULARITY_WEIGHTS["purchase"]
             for line in ev.properties.items:
-                self.popularity.learn_one(
-                    segments, line.item_id, line.category, POPULARITY_WEIGHTS["purchase"], ts
-                )
-                self.trending.learn_one((), line.item_id, line.category, POPULARITY_WEIGHTS["purchase"], ts)
+                self.popularity.learn_one(segments, line.item_id, line.category, weight, ts)
+                if hybrid:
+                    self.trending.learn_one((), line.item_id, line.category, weight, ts)

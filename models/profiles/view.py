@@ -13,25 +13,32 @@ Scalar = str | int | float | bool | None
 class ProfileAt:
     """``profile`` seen at time ``now`` (POSIX seconds); implements the rules' ProfileView."""
 
-    __slots__ = ("_hl", "_now", "_today", "profile")
+    __slots__ = ("_hl", "_now", "_today", "_windows", "profile")
 
     def __init__(self, profile: Profile, now: float, affinity_half_life_days: float = 14.0):
         self.profile = profile
         self._now = now
         self._today = int(now // DAY)
         self._hl = affinity_half_life_days
+        #: window (days, None = all) -> the day buckets inside it, found once per view
+        self._windows: dict[int | None, list[dict[str, float]]] = {}
 
     @property
     def now(self) -> float:
         return self._now
 
     def _window_sum(self, key: str, window_days: int | None) -> float:
-        days = self.profile.days
-        first = self._today - window_days + 1 if window_days is not None else None
+        buckets = self._windows.get(window_days)
+        if buckets is None:
+            today = self._today
+            first = today - window_days + 1 if window_days is not None else None
+            buckets = self._windows[window_days] = [
+                b for day, b in self.profile.days.items()
+                if (first is None or day >= first) and day <= today
+            ]
         total = 0.0
-        for day, bucket in days.items():
-            if (first is None or day >= first) and day <= self._today:
-                total += bucket.get(key, 0.0)
+        for bucket in buckets:
+            total += bucket.get(key, 0.0)
         return total
 
     def count(self, event_type: str, window_days: int | None) -> float:

@@ -18,6 +18,7 @@ moves (and all scores are rescaled) only when the exponent grows large.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Container, Sequence
 
 import msgspec
@@ -42,7 +43,7 @@ class PopularityState(msgspec.Struct, kw_only=True):
 
 class SegmentPopularity:
     def __init__(
-        self, half_life_days: float = 7.0, max_items: int = 500, refresh_every: int = 64,
+        self, half_life_days: float = 7.0, max_items: int = 500, refresh_every: int = 256,
         cache_size: int = 100,
     ) -> None:
         self.half_life_days = half_life_days
@@ -88,10 +89,14 @@ class SegmentPopularity:
                 scores = self._scores[seg] = {}
             score = scores[item_id] = scores.get(item_id, 0.0) + gain
             self._totals[seg] = self._totals.get(seg, 0.0) + gain
-            if item_id not in self._top_set.get(seg, ()) and score > self._floor.get(seg, 0.0):
-                self._stale[seg] = self.refresh_every  # a newcomer belongs in the cached top
-            else:
-                self._stale[seg] = self._stale.get(seg, self.refresh_every) + 1
+            top_set = self._top_set.get(seg)
+            if top_set is not None and item_id not in top_set:
+                if len(top_set) < self.cache_size:  # room in the cached top: join it now
+                    top_set.add(item_id)
+                    self._top[seg].append(item_id)
+                elif score > self._floor.get(seg, 0.0):  # a newcomer overtook the last entry
+                    self._stale[seg] = self.refresh_every
+            self._stale[seg] = self._stale.get(seg, self.refresh_every) + 1
             if len(scores) > 2 * self.max_items:
                 self._prune(seg)
 
@@ -107,9 +112,8 @@ class SegmentPopularity:
     def _ranked(self, seg: str) -> list[str]:
         if self._stale.get(seg, 0) >= self.refresh_every or seg not in self._top:
             scores = self._scores.get(seg, {})
-            top = [
-                item for item, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-            ][: self.cache_size]
+            top = [item for item, _ in heapq.nsmallest(
+                self.cache_size, scores.items(), key=lambda kv: (-kv[1], kv[0]))]
             self._top[seg] = top
             self._top_set[seg] = set(top)
             self._floor[seg] = scores[top[-1]] if len(top) == self.cache_size else 0.0
