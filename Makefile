@@ -12,16 +12,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# promtool (for `promtool test rules` in the suite) is not on PyPI: unpacked from Debian's
+# prometheus package into the venv, no server installed (deploy/tools/install-promtool.sh).
+$(BIN)/promtool: deploy/tools/install-promtool.sh | $(STAMP)
+	deploy/tools/install-promtool.sh $(BIN)
+
 ## demo: embedded broker + worker + sample data, live decisions (Ctrl-C stops everything)
 demo: $(STAMP)
 	$(BIN)/personalizer demo
 
 ## test: the whole suite (unit, doctests, integration on an embedded broker) + lint
-test: $(STAMP)
+test: $(STAMP) $(BIN)/promtool
 	$(BIN)/ruff check schemas models streams tests
 	$(BIN)/pytest -q
 
-unit: $(STAMP)
+unit: $(STAMP) $(BIN)/promtool
 	$(BIN)/pytest -q -m "not integration"
 
 integration: $(STAMP)

@@ -153,6 +153,7 @@ class DataPlane:
     def _on_assign(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
         self._ready.clear()
         metrics.READY.set(0)
+        metrics.RESTORE_REMAINING.set(len(tps))
         committed = {(tp.topic, tp.partition): tp.offset
                      for tp in consumer.committed(tps, timeout=30)} if tps else {}
         for tp in tps:
@@ -164,6 +165,7 @@ class DataPlane:
                 result = restore_partition(self.cfg.consumer_config, changelog[0], changelog[1],
                                            backing, max(committed.get(key, -1), -1))
                 self.restored_records += result.records_applied
+                metrics.record_restore(result.records_applied, result.seconds)
                 log.info("restored %s[%d]: %d/%d changelog records applied in %.2fs",
                          tp.topic, tp.partition, result.records_applied, result.records_read,
                          result.seconds)
@@ -173,6 +175,7 @@ class DataPlane:
             if state is not None:
                 engine.import_state(state)
             self.partitions[key] = PartitionRuntime(engine, store, backing, changelog)
+            metrics.RESTORE_REMAINING.dec()
             self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "assigned"))
         metrics.REBALANCES.labels("assigned").inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
@@ -268,6 +271,7 @@ class DataPlane:
             if rt is not None:
                 rt.backing.close()
             self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "lost"))
+        metrics.REBALANCES.labels("lost").inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
 
     def _begin(self) -> None:
@@ -311,7 +315,9 @@ class DataPlane:
                 records.append(InputRecord(m.value() or b"", SourcePosition(
                     topic=topic, partition=partition, offset=offset, timestamp_ms=ts_ms,
                 )))
+            core_started = time.perf_counter()
             out = rt.engine.process_many(records)
+            metrics.record_core_time(len(records), time.perf_counter() - core_started)
             self.writer.write(out, topic, keys)
             if rt.engine.watermark != rt.watermark_seen:
                 rt.watermark_seen = rt.engine.watermark
@@ -376,4 +382,5 @@ class DataPlane:
             rt.pending_offset = None
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
         metrics.STATE_USERS.set(sum(rt.backing.count() for rt in self.partitions.values()))
+        metrics.record_lag(consumer, list(self.partitions))
         metrics.READY.set(1 if self.ready else 0)

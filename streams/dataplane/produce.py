@@ -7,7 +7,6 @@ reads them: the value is the original bytes, untouched.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 
 import msgspec
 from confluent_kafka import Producer
@@ -78,30 +77,21 @@ class OutputWriter:
         self, out: BatchOutput, source_topic: str, keys_by_offset: Mapping[int, bytes | None]
     ) -> None:
         """Queue every output of ``out``; ``keys_by_offset`` gives dead letters their key."""
-        now = self.clock()
         for d in out.decisions:
             key = d.user_id.encode()
             value = _encode(d)
             self._produce(self.decisions_topic, key, value)
             if self.latest_topic:
                 self._produce(self.latest_topic, key, value)
-            metrics.DECISIONS.labels(d.placement, d.kind).inc()
-        if out.decisions:
-            # one latency sample per batch keeps the histogram off the per-event path
-            last = datetime.fromisoformat(out.decisions[-1].event_time).timestamp()
-            metrics.EVENT_TO_DECISION.observe(max(0.0, now - last))
         for c in out.segment_changes:
             self._produce(self.changes_topic, c.user_id.encode(), _encode(c))
-            metrics.SEGMENT_CHANGES.labels(c.segment_id, c.change).inc()
         for dl in out.dead_letters:
             offset = dl.source.offset if dl.source is not None else None
             key = keys_by_offset.get(offset) if offset is not None else None
             self._produce(self.dlq_topic, key, dl.raw, dlq_headers(dl, self.group_id))
-            metrics.DEAD_LETTERS.labels(dl.reason).inc()
         if self.latest_topic:
             for user, profile in out.state_updates.items():
                 if profile is None:  # erased: tombstone the latest decision too
                     self._produce(self.latest_topic, user.encode(), None)
-        for outcome, n in out.outcomes.items():
-            metrics.EVENTS.labels(source_topic, outcome).inc(n)
+        metrics.record_outputs(out, source_topic, self.clock())
         self.producer.poll(0)

@@ -1,0 +1,1 @@
+"""Tests of deploy/: dashboard, alert rules (promtool), Kubernetes manifests, metrics module."""
