@@ -10,6 +10,7 @@ from streams.commands.control import control_command
 from streams.commands.demo import demo_command
 from streams.commands.dlq import dlq_command
 from streams.commands.produce import produce_command
+from streams.commands.replay import evaluate_command, replay_command
 from streams.commands.worker import worker_command
 from streams.generator.command import generate
 
@@ -31,6 +32,8 @@ main.add_command(produce_command)
 main.add_command(generate)
 main.add_command(control_command)
 main.add_command(dlq_command)
+main.add_command(replay_command)
+main.add_command(evaluate_command)
 
 
 if __name__ == "__main__":

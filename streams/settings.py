@@ -261,7 +261,7 @@ class Settings(BaseSettings):
         default="rocksdb",
         description=(
             "Local per-partition state store: `rocksdb` (on disk under `state_dir`; a restart "
-            "only reads the changelog tail it missed) or `memory` (rebuilt from the "
+            "applies only the changelog records it missed) or `memory` (rebuilt from the "
             "changelog on every assignment; tests and demos). Both are backed by the changelog."
         ),
     )
@@ -282,8 +282,8 @@ class Settings(BaseSettings):
     pseudonymize_key: SecretStr | None = Field(
         default=None,
         description=(
-            "Key for keyed hashing (HMAC) of user ids before they leave the service. "
-            "A secret: never logged or shown. Unset means user ids pass through unchanged."
+            "Key for keyed hashing (HMAC) of user ids before they reach state. A secret: never "
+            "logged or shown. Not implemented yet: the worker refuses to start when it is set."
         ),
     )
 
