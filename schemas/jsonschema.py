@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from schemas.control import OfferRecord, SegmentDefinitionRecord
 from schemas.events import SCHEMA_VERSION, Event
 from schemas.outputs import DeadLetter, Decision, SegmentChange
 
@@ -23,6 +24,10 @@ _DOCS: dict[str, tuple[Any, str]] = {
     "decision": (Decision, "A personalization decision produced by the personalizer."),
     "segment-change": (SegmentChange, "A user entering or leaving a segment."),
     "dead-letter": (DeadLetter, "A rejected input record, as written to dead-letter files."),
+    "segment-definition": (
+        SegmentDefinitionRecord, "A segment definition on the segment-definitions control topic."
+    ),
+    "offer": (OfferRecord, "A placement and its variants on the offers control topic."),
 }
 
 

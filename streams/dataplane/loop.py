@@ -36,7 +36,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from models.config import EngineConfig
-from models.engine import Engine, InputRecord
+from models.engine import BatchOutput, Engine, InputRecord
 from models.profiles.profile import Profile
 from models.segments import RuleSet
 from schemas.outputs import SourcePosition
@@ -66,6 +66,14 @@ class PartitionRuntime:
     watermark_seen: float | None = None
     #: Next input offset to commit (None: nothing new since the last checkpoint).
     pending_offset: int | None = None
+    #: Members per rule segment among this partition's users (for the segment-size gauge,
+    #: which is the sum over the partitions a worker owns).
+    segment_counts: dict[str, int] = field(default_factory=dict)
+
+    def count_changes(self, out: BatchOutput) -> None:
+        for c in out.segment_changes:
+            self.segment_counts[c.segment_id] = (
+                self.segment_counts.get(c.segment_id, 0) + (1 if c.change == "entered" else -1))
 
 
 @dataclass
@@ -174,7 +182,12 @@ class DataPlane:
             state = backing.get_meta(META_ENGINE_STATE)
             if state is not None:
                 engine.import_state(state)
-            self.partitions[key] = PartitionRuntime(engine, store, backing, changelog)
+            rt = self.partitions[key] = PartitionRuntime(engine, store, backing, changelog)
+            for _, profile in store.items():  # restored members join this worker's gauge
+                for seg in profile.segments:
+                    rt.segment_counts[seg] = rt.segment_counts.get(seg, 0) + 1
+            for seg, n in rt.segment_counts.items():
+                metrics.SEGMENT_MEMBERS.labels(seg).inc(n)
             metrics.RESTORE_REMAINING.dec()
             self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "assigned"))
         metrics.REBALANCES.labels("assigned").inc()
@@ -192,6 +205,8 @@ class DataPlane:
             rt = self.partitions.pop((tp.topic, tp.partition), None)
             if rt is not None:
                 rt.backing.close()
+                for seg, n in rt.segment_counts.items():  # the new owner counts them now
+                    metrics.SEGMENT_MEMBERS.labels(seg).dec(n)
             self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "revoked"))
         metrics.REBALANCES.labels("revoked").inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
@@ -270,6 +285,8 @@ class DataPlane:
             rt = self.partitions.pop((tp.topic, tp.partition), None)
             if rt is not None:
                 rt.backing.close()
+                for seg, n in rt.segment_counts.items():  # the new owner counts them now
+                    metrics.SEGMENT_MEMBERS.labels(seg).dec(n)
             self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "lost"))
         metrics.REBALANCES.labels("lost").inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
@@ -287,7 +304,9 @@ class DataPlane:
         self.rules = rules
         self._begin()
         for (topic, _), rt in self.partitions.items():
-            self.writer.write(rt.engine.set_rules(rules), topic, {})
+            out = rt.engine.set_rules(rules)
+            rt.count_changes(out)
+            self.writer.write(out, topic, {})
         log.info("segment definitions %s applied (%d segments)", rules.version, len(rules.segments))
 
     def _process(self, msgs: list[Message]) -> None:
@@ -318,6 +337,7 @@ class DataPlane:
             core_started = time.perf_counter()
             out = rt.engine.process_many(records)
             metrics.record_core_time(len(records), time.perf_counter() - core_started)
+            rt.count_changes(out)
             self.writer.write(out, topic, keys)
             if rt.engine.watermark != rt.watermark_seen:
                 rt.watermark_seen = rt.engine.watermark
@@ -336,6 +356,7 @@ class DataPlane:
             self._begin()
             out = rt.engine.advance_to(target)
             if out.segment_changes:
+                rt.count_changes(out)
                 self.writer.write(out, topic, {})
 
     def _checkpoint(self, consumer: Consumer) -> None:
