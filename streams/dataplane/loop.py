@@ -366,16 +366,18 @@ class DataPlane:
         dirty = {k: rt for k, rt in self.partitions.items()
                  if rt.pending_offset is not None or rt.store.pending}
         writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
+        states: dict[tuple[str, int], bytes] = {}
         offsets: list[TopicPartition] = []
         for (topic, partition), rt in sorted(dirty.items()):
             updates = rt.store.take_pending()
             writes[(topic, partition)] = updates
             if rt.pending_offset is not None:
                 offsets.append(TopicPartition(topic, partition, rt.pending_offset))
+                states[(topic, partition)] = rt.engine.export_state()
             if rt.changelog is not None and rt.pending_offset is not None:
                 self._begin()
                 produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
-                                   rt.engine.export_state(), rt.pending_offset)
+                                   states[(topic, partition)], rt.pending_offset)
         if self._in_txn:
             if offsets:
                 self.producer.send_offsets_to_transaction(
@@ -398,7 +400,7 @@ class DataPlane:
             meta = {}
             if rt.pending_offset is not None:
                 meta[META_SOURCE_OFFSET] = str(rt.pending_offset).encode()
-                meta[META_ENGINE_STATE] = rt.engine.export_state()
+                meta[META_ENGINE_STATE] = states[key]
             rt.backing.apply(writes[key], meta)
             rt.pending_offset = None
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
