@@ -8,7 +8,6 @@ dead letters as they arrive, with the metrics URL. Stops everything it started o
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from rich.console import Console
 
 from streams.broker import EmbeddedBroker
 from streams.commands.produce import iter_jsonl, produce_records
+from streams.process import stop_process
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_specs
 
@@ -43,16 +43,6 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None
             pass
         time.sleep(0.3)
     raise click.ClickException(f"worker not ready after {timeout:.0f} s ({url})")
-
-
-def _stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class _Viewer:
@@ -219,6 +209,6 @@ def demo_command(duration: float | None, users: int, events: int, rate: float, w
         if viewer is not None:
             viewer.close()
         if worker is not None:
-            _stop_process(worker)
+            stop_process(worker)
         broker.stop()
         console.print("demo stopped: worker and broker processes ended")

@@ -201,15 +201,7 @@ class DataPlane:
             self._checkpoint(consumer)
         except KafkaException as exc:  # the group moved on: the next owner re-processes
             log.warning("checkpoint on revoke failed: %s", exc)
-        for tp in tps:
-            rt = self.partitions.pop((tp.topic, tp.partition), None)
-            if rt is not None:
-                rt.backing.close()
-                for seg, n in rt.segment_counts.items():  # the new owner counts them now
-                    metrics.SEGMENT_MEMBERS.labels(seg).dec(n)
-            self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "revoked"))
-        metrics.REBALANCES.labels("revoked").inc()
-        metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
+        self._drop_partitions(tps, "revoked")
         self._ready.set()
 
     # -- the loop ------------------------------------------------------------------
@@ -281,14 +273,17 @@ class DataPlane:
 
     def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
         """Partitions lost without a clean revoke: drop uncommitted work, do not commit."""
+        self._drop_partitions(tps, "lost")
+
+    def _drop_partitions(self, tps: list[TopicPartition], kind: str) -> None:
         for tp in tps:
             rt = self.partitions.pop((tp.topic, tp.partition), None)
             if rt is not None:
                 rt.backing.close()
                 for seg, n in rt.segment_counts.items():  # the new owner counts them now
                     metrics.SEGMENT_MEMBERS.labels(seg).dec(n)
-            self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, "lost"))
-        metrics.REBALANCES.labels("lost").inc()
+            self.ownership_log.append((time.monotonic(), tp.topic, tp.partition, kind))
+        metrics.REBALANCES.labels(kind).inc()
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
 
     def _begin(self) -> None:

@@ -18,21 +18,10 @@ import math
 import random
 from dataclasses import dataclass
 
+from streams.sources.categories import CATEGORIES as SOURCE_CATEGORIES
+
 #: Catalog categories, in a fixed order (indices are used everywhere internally).
-CATEGORIES: tuple[str, ...] = (
-    "outdoor",
-    "electronics",
-    "fashion",
-    "home",
-    "beauty",
-    "sports",
-    "toys",
-    "books",
-    "grocery",
-    "garden",
-    "jewelry",
-    "pets",
-)
+CATEGORIES: tuple[str, ...] = SOURCE_CATEGORIES[:12]  # the real log's first twelve, same names
 
 #: Median item price per category, in EUR.
 MEDIAN_PRICE: dict[str, float] = {

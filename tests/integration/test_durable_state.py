@@ -20,6 +20,7 @@ from streams.broker import find_free_port
 from streams.commands.produce import iter_jsonl, produce_records
 from streams.dataplane.loop import DataPlane
 from streams.generator import generate
+from streams.process import stop_process
 from tests.factories import at, event, purchase, raw
 from tests.integration.conftest import unique_name
 from tests.integration.planes import (
@@ -171,13 +172,7 @@ def test_kill_9_three_times_loses_nothing_and_duplicates_are_identical(
             wait_for(lambda: _all_committed(broker_settings, topics, group, len(lines)), 240,
                      "everything committed after the last restart")
         finally:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-                try:
-                    worker.wait(30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+            stop_process(worker, timeout=30)
         break
     assert kills == 3
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -17,6 +16,7 @@ from streams import __version__
 from streams.broker import find_free_port
 from streams.commands.produce import iter_jsonl, produce_records
 from streams.generator import generate
+from streams.process import stop_process
 from streams.settings import Settings
 from streams.topics import compacted_config
 from tests.integration.conftest import unique_name
@@ -104,13 +104,7 @@ def test_worker_metrics_after_a_small_load(
         sys.stderr.write(log.read_text(errors="replace")[-4000:])
         raise
     finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        stop_process(worker, timeout=30)
 
     # consumption: every record counted once, by outcome
     consumed = total(m, "personalizer_events_consumed_total", topic=topics.input)

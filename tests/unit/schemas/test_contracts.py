@@ -4,10 +4,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
+
 from schemas.events import EVENT_TYPE_NAMES
 from schemas.jsonschema import JSON_DIR, render_all
 from schemas.outputs import OUTPUT_TYPES
-
 from tests.factories import at, event, raw
 
 
