@@ -8,6 +8,7 @@ dead letters as they arrive, with the metrics URL. Stops everything it started o
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -130,6 +131,12 @@ def demo_command(duration: float | None, users: int, events: int, rate: float, w
     from streams.generator import generate
 
     console = Console(highlight=False)
+
+    def _terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup
+        raise KeyboardInterrupt  # SIGTERM stops the demo like Ctrl-C: children stopped by pid
+
+    signal.signal(signal.SIGTERM, _terminate)
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     broker = EmbeddedBroker(log_path=workdir / "broker.log")
