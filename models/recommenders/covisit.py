@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import msgspec
 
-_RESCALE_AT = 64.0
+from models.recommenders.decay import forward_gain
 
 
 class CoVisitationState(msgspec.Struct, kw_only=True):
@@ -38,19 +38,12 @@ class CoVisitation:
         self._top: dict[str, list[tuple[str, float]]] = {}  # derived cache, not state
 
     def _gain(self, ts: float) -> float:
-        hl = self.half_life_days * 86400.0
-        if self._anchor is None:
-            self._anchor = ts
-        exponent = (ts - self._anchor) / hl
-        if exponent > _RESCALE_AT:
-            shift = exponent - 1.0
-            factor = 2.0 ** (-shift)
+        self._anchor, gain, factor = forward_gain(self._anchor, ts, self.half_life_days)
+        if factor != 1.0:
             for nb in self._nbrs.values():
                 for k in nb:
                     nb[k] *= factor
-            self._anchor += shift * hl
-            exponent = 1.0
-        return 2.0 ** exponent
+        return gain
 
     def _add(self, a: str, b: str, g: float) -> None:
         self._top.pop(a, None)

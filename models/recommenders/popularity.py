@@ -23,10 +23,11 @@ from collections.abc import Container, Sequence
 
 import msgspec
 
+from models.recommenders.decay import forward_gain
+
 #: Pseudo-segment holding global popularity (every interaction counts there too).
 GLOBAL = "*"
 
-_RESCALE_AT = 64.0  # exponent (in half-lives) past which the anchor moves
 
 
 class PopularityState(msgspec.Struct, kw_only=True):
@@ -60,21 +61,14 @@ class SegmentPopularity:
         self._stale: dict[str, int] = {}
 
     def _gain(self, ts: float) -> float:
-        hl = self.half_life_days * 86400.0
-        if self._anchor is None:
-            self._anchor = ts
-        exponent = (ts - self._anchor) / hl
-        if exponent > _RESCALE_AT:
-            shift = exponent - 1.0
-            factor = 2.0 ** (-shift)
+        self._anchor, gain, factor = forward_gain(self._anchor, ts, self.half_life_days)
+        if factor != 1.0:
             for scores in self._scores.values():
                 for item in scores:
                     scores[item] *= factor
             for seg in self._totals:
                 self._totals[seg] *= factor
-            self._anchor += shift * hl
-            exponent = 1.0
-        return 2.0 ** exponent
+        return gain
 
     def learn_one(
         self, segments: Sequence[str], item_id: str, category: str | None, weight: float, ts: float
