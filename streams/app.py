@@ -9,13 +9,16 @@ Faust's per-message path is too slow for it (see README, "Design").
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from models.segments import RuleSet
 from streams.control import register_control_plane
 from streams.dataplane.loop import DataPlane
+from streams.partitioning import partition_for
 from streams.service import DataPlaneService, check_supported, load_worker_rules
 from streams.settings import load_settings
 
@@ -88,18 +91,54 @@ async def metrics_view(web: Any, request: Any) -> Any:
     return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+@app.page("/partitions")
+async def partitions_view(web: Any, request: Any) -> Any:
+    """The input partitions this worker owns, and where it is reached (for peers)."""
+    plane = _plane()
+    owned = sorted(plane.partitions) if plane is not None else []
+    return web.json({"url": settings.base_url, "partitions": [list(tp) for tp in owned]})
+
+
+async def _owner_of(topic: str, partition: int) -> str | None:
+    """Ask the peers which of them owns ``topic[partition]`` (1 s each, in order)."""
+    timeout = aiohttp.ClientTimeout(total=1.0)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        for peer in settings.peers:
+            try:
+                async with session.get(f"{peer.rstrip('/')}/partitions") as resp:
+                    body = await resp.json()
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                continue  # a peer that is down or restarting: try the next one
+            if [topic, partition] in body.get("partitions", []):
+                return str(body.get("url") or peer).rstrip("/")
+    return None
+
+
 @app.page("/users/{user_id}")
 async def user_view(web: Any, request: Any, user_id: str) -> Any:
-    """A user's profile and segments, when this worker owns the user's partition."""
+    """A user's profile and segments, answered by the worker that owns the user's partition:
+    another worker redirects (307) there, using ``PERSONALIZER_PEERS``."""
     plane = _plane()
-    profile = plane.lookup(user_id) if plane is not None else None
-    if profile is None:
-        return web.json({"error": "not found on this worker", "user_id": user_id}, status=404)
-    return web.json({
-        "user_id": user_id,
-        "segments": profile.segments,
-        "consent": profile.consent,
-        "counts": profile.counts,
-        "orders": profile.orders,
-        "last_decision_id": profile.last_decision_id,
-    })
+    if plane is None:
+        return web.json({"error": "not ready"}, status=503)
+    profile = plane.lookup(user_id)
+    if profile is not None:
+        return web.json({
+            "user_id": user_id,
+            "segments": profile.segments,
+            "consent": profile.consent,
+            "counts": profile.counts,
+            "orders": profile.orders,
+            "last_decision_id": profile.last_decision_id,
+        })
+    for topic, count in sorted(plane.partition_counts.items()):
+        partition = partition_for(user_id.encode(), count)
+        if plane.owns(topic, partition):
+            continue  # ours, and not here: unknown (or erased) user
+        owner = await _owner_of(topic, partition)
+        if owner is not None and owner != settings.base_url:
+            location = f"{owner}/users/{quote(user_id, safe='')}"
+            return web.json({"redirect": location}, status=307, headers={"Location": location})
+        return web.json({"error": "owner of the user's partition not found",
+                         "topic": topic, "partition": partition}, status=404)
+    return web.json({"error": "unknown user", "user_id": user_id}, status=404)

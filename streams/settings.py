@@ -301,6 +301,20 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the HTTP server (health, metrics, lookups).",
     )
+    advertised_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL other workers and clients reach this worker's HTTP server at (e.g. "
+            "`http://personalizer-0.personalizer:6066`); unset means `http://<web_host>:<web_port>`."
+        ),
+    )
+    peers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Base URLs of the other workers (comma-separated). `/users/{id}` on a worker that "
+            "does not own the user's partition redirects (307) to the peer that does."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO",
         description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
@@ -311,6 +325,16 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_input_topics(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("peers", mode="before")
+    @classmethod
+    def _parse_peers(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @property
+    def base_url(self) -> str:
+        """Where this worker's HTTP server is reached (``advertised_url`` or host:port)."""
+        return (self.advertised_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @field_validator("input_topics")
     @classmethod

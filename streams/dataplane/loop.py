@@ -119,6 +119,8 @@ class DataPlane:
         self.processed = 0
         self.restored_records = 0
         self.error: BaseException | None = None
+        #: Partition count per input topic (for routing a user id to its partition).
+        self.partition_counts: dict[str, int] = {}
         #: Recent (monotonic time, topic, partition, "assigned"|"revoked"|"lost"), for
         #: operators and for tests that check a partition never has two owners.
         self.ownership_log: deque[tuple[float, str, int, str]] = deque(maxlen=10_000)
@@ -164,6 +166,10 @@ class DataPlane:
         metrics.RESTORE_REMAINING.set(len(tps))
         committed = {(tp.topic, tp.partition): tp.offset
                      for tp in consumer.committed(tps, timeout=30)} if tps else {}
+        for topic in sorted({tp.topic for tp in tps} - set(self.partition_counts)):
+            md = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if md is not None and md.partitions:
+                self.partition_counts[topic] = len(md.partitions)
         for tp in tps:
             key = (tp.topic, tp.partition)
             backing = self._open_store(tp.topic, tp.partition)
