@@ -19,6 +19,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     >>> EngineConfig().recommendations
     10
+    >>> "pepper" in repr(EngineConfig(pseudonymize_key=b"pepper"))
+    False
     """
 
     #: Items per decision.
@@ -75,3 +77,19 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: Bounds of the co-visitation model: items tracked, neighbours per item.
     max_covisit_items: int = 20_000
     max_covisit_neighbors: int = 30
+    #: Event-time bounds (hostile-input policy, see ``models/engine/engine.py``): an event
+    #: stamped more than this many seconds after its record's broker timestamp is
+    #: dead-lettered as ``future_event``.
+    max_future_s: float = 86_400.0
+    #: An event more than this many seconds behind the partition's watermark is
+    #: dead-lettered as ``too_old`` (400 days: the profile day-bucket retention).
+    max_past_s: float = 400 * 86_400.0
+    #: HMAC key: when set, state and outputs are keyed by ``models.privacy.pseudonymize``
+    #: of the user key, never by the raw id. A secret: redacted from ``repr``.
+    pseudonymize_key: bytes | None = None
+
+    def __repr__(self) -> str:
+        fields = msgspec.structs.asdict(self)
+        if fields["pseudonymize_key"] is not None:
+            fields["pseudonymize_key"] = "**********"
+        return "EngineConfig(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"

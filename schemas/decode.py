@@ -10,6 +10,29 @@ set, safe to use as a metric label) and whose ``detail`` says what and where.
 'invalid_utf8'
 >>> decode_event(b'{"type":"teleport","event_id":"e","event_time":"2026-01-01T00:00:00Z"}').reason
 'unknown_type'
+
+Hostile input policy (tested in ``tests/unit/hostile/``; fuzzed with hypothesis):
+
+- **Numbers**: NaN, ``Infinity``, ``1e999`` (overflows to inf) and integers past the
+  bounds of :mod:`schemas.limits` are ``out_of_range``; ``-0`` / ``-0.0`` is a valid zero.
+  Nothing non-finite reaches the core.
+- **Size**: records over 64 KiB are ``too_large`` before any parsing (a 1 MB string, or
+  10^5 levels of nesting, never reach the parser); an empty record is ``empty``.
+- **Nesting**: events are flat (``extra`` traits are scalars); a nested value where a
+  scalar is expected is ``wrong_type``; nesting past the parser's depth limit is
+  ``too_deep``, even inside an unknown field (shallower unknown fields are ignored).
+- **Encoding**: a record that is not valid UTF-8 anywhere (ignored fields included) is
+  ``invalid_utf8``; a lone UTF-16 surrogate escape (``"\\ud800"``) is ``malformed_json``.
+- **Duplicate keys**: the last occurrence wins (``{"user_id":"a","user_id":"b"}`` is
+  user ``b``), as in most JSON parsers; producers must not rely on it.
+- **Event time** (checked by the engine, which knows the record's broker timestamp and
+  the partition's watermark; deterministic, never the wall clock): an event stamped
+  more than ``EngineConfig.max_future_s`` (1 day) after its record's broker timestamp is
+  ``future_event``; one more than ``max_past_s`` (400 days, the profile retention)
+  behind the partition's watermark is ``too_old``. ``erase`` is never refused for time.
+
+Whatever the input, :func:`decode_event` returns an event or a :class:`Rejection` with a
+reason from :data:`REJECTION_REASONS`, and the engine dead-letters the record with it.
 """
 
 from __future__ import annotations
@@ -38,6 +61,8 @@ REJECTION_REASONS: tuple[str, ...] = (
     "missing_user",
     "unsupported_schema_version",
     "processing_error",
+    "future_event",
+    "too_old",
 )
 
 
@@ -77,6 +102,11 @@ def decode_event(raw: bytes) -> EventBase | Rejection:
         return Rejection("too_large", f"{len(raw)} bytes > {MAX_EVENT_BYTES}", "SizeError")
     if not raw:
         return Rejection("empty", "empty record", "DecodeError")
+    if not raw.isascii():  # ASCII (the usual case) is valid UTF-8: skip the full check
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Rejection("invalid_utf8", f"invalid UTF-8 at byte {exc.start}", "UnicodeDecodeError")
     try:
         return _decoder.decode(raw)
     except msgspec.ValidationError as exc:

@@ -20,10 +20,7 @@ log = logging.getLogger(__name__)
 
 def check_supported(settings: Settings) -> None:
     """Refuse settings this release does not honour yet, instead of ignoring them."""
-    problems = []
-    if settings.pseudonymize_key is not None:
-        problems.append("PERSONALIZER_PSEUDONYMIZE_KEY: pseudonymization is not implemented in "
-                        "this release; unset it")
+    problems: list[str] = []  # every setting is honoured in this release
     if problems:
         raise ConfigError(problems)
 
@@ -51,7 +48,11 @@ def build_data_plane(settings: Settings, rules: RuleSet) -> DataPlane:
         # stable per worker instance (pod name / host + port) so a restarted worker fences
         # its previous incarnation's open transaction
         transactional_id=f"{settings.group_id}-{socket.gethostname()}-{settings.web_port}",
-        engine_config=EngineConfig(consent_required=settings.consent_required),
+        engine_config=EngineConfig(
+            consent_required=settings.consent_required,
+            pseudonymize_key=(settings.pseudonymize_key.get_secret_value().encode()
+                              if settings.pseudonymize_key is not None else None),
+        ),
     )
     return DataPlane(cfg, rules)
 

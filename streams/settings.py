@@ -282,8 +282,8 @@ class Settings(BaseSettings):
     pseudonymize_key: SecretStr | None = Field(
         default=None,
         description=(
-            "Key for keyed hashing (HMAC) of user ids before they reach state. A secret: never "
-            "logged or shown. Not implemented yet: the worker refuses to start when it is set."
+            "Key for keyed hashing (HMAC-SHA256) of user ids before they reach state and "
+            "outputs (see README, Privacy). A secret: never logged or shown. Unset: raw ids."
         ),
     )
 

@@ -5,8 +5,28 @@ store, the due-time schedule, the models, and the event-time watermark. The live
 runs one per assigned partition; a replay runs one per partition of the same hash, so
 both make the same decisions for the same events.
 
-Per event, in order: decode -> (duplicate? skip) -> fire due time-based changes up to
-the watermark -> fold into the profile -> re-evaluate rule segments -> decide -> learn.
+Per event, in order: decode -> event-time bounds -> (duplicate? skip) -> fire due
+time-based changes up to the watermark -> fold into the profile -> re-evaluate rule
+segments -> decide -> learn.
+
+Event-time bounds (deterministic: only event times and broker timestamps, never the wall
+clock). An event stamped more than ``EngineConfig.max_future_s`` (default 1 day) after its
+record's broker timestamp (``SourcePosition.timestamp_ms``, when positive) is dead-lettered as
+``future_event``: a producer clock in the future would otherwise drag the partition's
+watermark ahead and expire everyone's windows. Without a broker timestamp (file replays)
+there is no reference clock, so no future check is made (a quiet partition legitimately
+jumps days between events). An event more than ``max_past_s`` (default 400 days, the
+profile bucket retention) behind the partition's watermark is dead-lettered as
+``too_old``: it could not be windowed. Both count as ``invalid`` outcomes. An ``erase`` is
+never refused for its time (deleting is always safe); one out of bounds is applied without
+moving the watermark.
+
+Pseudonymization. With ``EngineConfig.pseudonymize_key`` set, the user key (``user_id``,
+else ``anonymous_id``) is replaced by ``models.privacy.pseudonymize(key, user_key)`` as
+soon as an event is decoded: profiles, the changelog, decisions, segment changes (and the
+ids derived from them) only ever hold the pseudonym. :meth:`Engine.lookup` and
+:meth:`Engine.recommend` take the raw id and pseudonymize it too. Dead letters keep the
+original bytes (they are the input, for redrive).
 """
 
 from __future__ import annotations
@@ -23,6 +43,7 @@ from models.engine.schedule import Schedule
 from models.policies.context import DecisionContext, Policy
 from models.policies.hybrid import HybridPolicy
 from models.policies.segment_popularity import SegmentPopularityPolicy
+from models.privacy import pseudonymize
 from models.profiles.profile import Profile
 from models.profiles.update import apply_event, new_profile, prune_days
 from models.profiles.view import ProfileAt
@@ -211,8 +232,14 @@ class Engine:
         wb.flush(out)
         return out
 
+    def user_key(self, user_id: str) -> str:
+        """The key this engine keeps ``user_id`` under: its pseudonym when a key is set."""
+        key = self.config.pseudonymize_key
+        return user_id if key is None else pseudonymize(key, user_id)
+
     def lookup(self, user_id: str) -> Profile | None:
-        return self.store.get(user_id)
+        """The profile of a raw user id (pseudonymized here when a key is set)."""
+        return self.store.get(self.user_key(user_id))
 
     def export_state(self) -> bytes:
         """Everything this engine learned besides the profiles, as msgpack (no pickle:
@@ -247,7 +274,19 @@ class Engine:
         wb: _WriteBack, out: BatchOutput,
     ) -> None:
         try:
-            self._process(ev, wb, out)
+            refused = self._out_of_time_bounds(ev, position)
+            if refused is None:
+                self._process(ev, wb, out)
+            elif isinstance(ev, Erase):
+                self._erase(self.user_key(ev.user_key), ev, wb, out)  # never refuse an erasure
+            else:
+                reason, detail = refused
+                out.dead_letters.append(DeadLetter(
+                    reason=reason, detail=detail,
+                    raw=raw if raw is not None else msgspec.json.encode(ev),
+                    error_class="EventTimeError", source=position,
+                ))
+                out.count("invalid")
         except Exception as exc:  # a bug, not bad input: keep the record, keep going
             out.dead_letters.append(DeadLetter(
                 reason="processing_error", detail=f"{type(exc).__name__}: {exc}"[:500],
@@ -256,8 +295,26 @@ class Engine:
             ))
             out.count("processing_error")
 
+    def _out_of_time_bounds(
+        self, ev: EventBase, position: SourcePosition | None,
+    ) -> tuple[str, str] | None:
+        """``(reason, detail)`` when ``ev``'s time is out of bounds, else None."""
+        ts = ev.ts
+        cfg = self.config
+        # librdkafka gives -1 / 0 when a record has no timestamp: that is no reference clock
+        if position is not None and position.timestamp_ms is not None and position.timestamp_ms > 0:
+            broker = position.timestamp_ms / 1000.0
+            if ts > broker + cfg.max_future_s:
+                return ("future_event", f"event_time {iso(ts)} is {ts - broker:.0f} s after the record's "
+                        f"broker timestamp ({position.timestamp_ms} ms; max {cfg.max_future_s:.0f} s)")
+        wm = self.watermark
+        if wm is not None and ts < wm - cfg.max_past_s:
+            return ("too_old", f"event_time {iso(ts)} is {wm - ts:.0f} s behind the partition's "
+                    f"event time {iso(wm)} (max {cfg.max_past_s:.0f} s)")
+        return None
+
     def _process(self, ev: EventBase, wb: _WriteBack, out: BatchOutput) -> None:
-        user = ev.user_key
+        user = self.user_key(ev.user_key)
         ts = ev.ts
         if self.watermark is None or ts > self.watermark:
             self.watermark = ts
@@ -443,7 +500,7 @@ class Engine:
     def recommend(self, user_id: str, k: int | None = None) -> list[str]:
         """Fresh top-``k`` item ids for a user at the watermark (no caching, no learning):
         what offline evaluations call before feeding the user's next event."""
-        profile = self.store.get(user_id)
+        profile = self.store.get(self.user_key(user_id))
         k = k or self.config.recommendations
         now = self.watermark or 0.0
         if profile is None:
