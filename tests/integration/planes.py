@@ -17,7 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 from models.engine import Engine, InputRecord
 from models.segments import RuleSet
 from models.state.codec import encode_profile
-from schemas.outputs import SourcePosition
+from schemas.outputs import Decision, SourcePosition
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.settings import Settings
 from streams.state.changelog import restore_partition
@@ -137,21 +137,46 @@ def committed_offsets(settings: Settings, topic: str, partitions: int, group: st
         consumer.close()
 
 
-def reference_replay(settings: Settings, topics: PlaneTopics, rules: RuleSet) -> dict[int, Engine]:
-    """The replay path of the pure core: each input partition, in offset order, one Engine."""
-    engines: dict[int, Engine] = {}
-    records = read_all(settings, topics.input, topics.partitions)
+@dataclass
+class Reference:
+    """The replay path of the pure core over an input topic: engines and their decisions."""
+
+    engines: dict[int, Engine]
+    decisions: list[Decision]
+
+
+def reference_replay(settings: Settings, topics: PlaneTopics, rules: RuleSet) -> Reference:
+    """Each input partition, in offset order, through its own Engine (one read of the topic)."""
     by_part: dict[int, list[InputRecord]] = {}
-    for m in records:
+    for m in read_all(settings, topics.input, topics.partitions):
         _, ts = m.timestamp()
         by_part.setdefault(m.partition(), []).append(InputRecord(m.value() or b"", SourcePosition(
             topic=m.topic(), partition=m.partition(), offset=m.offset(), timestamp_ms=ts)))
+    ref = Reference(engines={}, decisions=[])
     for p in range(topics.partitions):
-        engine = engines[p] = Engine(rules)
+        engine = ref.engines[p] = Engine(rules)
         recs = by_part.get(p, [])
         for i in range(0, len(recs), 500):
-            engine.process_many(recs[i:i + 500])
-    return engines
+            ref.decisions.extend(engine.process_many(recs[i:i + 500]).decisions)
+    return ref
+
+
+def all_committed(settings: Settings, topics: PlaneTopics, group: str, total: int) -> bool:
+    """The group committed past ``total`` input records (offsets are contiguous from 0)."""
+    offsets = committed_offsets(settings, topics.input, topics.partitions, group)
+    return sum(max(o, 0) for o in offsets) == total
+
+
+def assert_decisions_equal_reference(settings: Settings, topics: PlaneTopics, ref: Reference) -> None:
+    """Every event has its decision and nothing else; duplicates are byte-identical and
+    identical to the replay's bytes."""
+    expected = {d.decision_id: msgspec.json.encode(d) for d in ref.decisions}
+    got: dict[str, set[bytes]] = {}
+    for m in read_all(settings, topics.decisions, topics.partitions):
+        value = m.value() or b""
+        got.setdefault(msgspec.json.decode(value, type=Decision).decision_id, set()).add(value)
+    assert set(got) == set(expected), "every event has its decision, and nothing else"
+    assert all(v == {expected[k]} for k, v in got.items()), "duplicates byte-identical, same as replay"
 
 
 def restored_state(settings: Settings, topics: PlaneTopics, group: str) -> dict[int, MemoryPartitionStore]:

@@ -11,11 +11,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from models.segments import DEFAULT_RULES_PATH, load_rules
-from schemas.outputs import Decision
 from streams.broker import find_free_port
 from streams.commands.produce import iter_jsonl, produce_records
 from streams.dataplane.loop import DataPlane
@@ -24,8 +22,9 @@ from streams.process import stop_process
 from tests.factories import at, event, purchase, raw
 from tests.integration.conftest import unique_name
 from tests.integration.planes import (
+    all_committed,
+    assert_decisions_equal_reference,
     assert_state_equals_reference,
-    committed_offsets,
     make_topics,
     plane_config,
     read_all,
@@ -45,11 +44,6 @@ def _produce(producer_factory, topic: str, records: list[bytes]) -> None:
     assert producer.flush(30) == 0
 
 
-def _all_committed(settings, topics, group, total: int) -> bool:
-    offsets = committed_offsets(settings, topics.input, topics.partitions, group)
-    return sum(max(o, 0) for o in offsets) == total
-
-
 def test_restart_restores_from_changelog_and_equals_replay(
     tmp_path: Path, topic_factory, broker_settings, producer_factory
 ):
@@ -61,16 +55,16 @@ def test_restart_restores_from_changelog_and_equals_replay(
 
     _produce(producer_factory, topics.input, lines[:3000])
     with running(DataPlane(plane_config(topics, broker_settings, group), RULES)):
-        wait_for(lambda: _all_committed(broker_settings, topics, group, 3000), 60, "first half committed")
+        wait_for(lambda: all_committed(broker_settings, topics, group, 3000), 60, "first half committed")
 
     _produce(producer_factory, topics.input, lines[3000:])
     second = DataPlane(plane_config(topics, broker_settings, group), RULES)
     with running(second):
-        wait_for(lambda: _all_committed(broker_settings, topics, group, len(lines)), 60, "all committed")
+        wait_for(lambda: all_committed(broker_settings, topics, group, len(lines)), 60, "all committed")
     assert second.restored_records > 0, "the second run restored state from the changelog"
 
     assert_state_equals_reference(restored_state(broker_settings, topics, group),
-                                  reference_replay(broker_settings, topics, RULES))
+                                  reference_replay(broker_settings, topics, RULES).engines)
 
 
 def test_rocksdb_restart_reads_only_the_missing_tail(
@@ -82,16 +76,16 @@ def test_rocksdb_restart_reads_only_the_missing_tail(
     _produce(producer_factory, topics.input, records[:1000])
     cfg = plane_config(topics, broker_settings, group, state_backend="rocksdb", state_dir=tmp_path)
     with running(DataPlane(cfg, RULES)):
-        wait_for(lambda: _all_committed(broker_settings, topics, group, 1000), 60, "first half")
+        wait_for(lambda: all_committed(broker_settings, topics, group, 1000), 60, "first half")
     _produce(producer_factory, topics.input, records[1000:])
     second = DataPlane(cfg, RULES)
     with running(second):
-        wait_for(lambda: _all_committed(broker_settings, topics, group, 2000), 60, "second half")
+        wait_for(lambda: all_committed(broker_settings, topics, group, 2000), 60, "second half")
         assert second.lookup("u7") is not None
     # the local store was at the committed offset: nothing needed from the changelog
     assert second.restored_records == 0
     assert_state_equals_reference(restored_state(broker_settings, topics, group),
-                                  reference_replay(broker_settings, topics, RULES))
+                                  reference_replay(broker_settings, topics, RULES).engines)
 
 
 def test_erase_tombstones_state_changelog_and_latest_decision(
@@ -106,7 +100,7 @@ def test_erase_tombstones_state_changelog_and_latest_decision(
     _produce(producer_factory, topics.input, records)
     plane = DataPlane(plane_config(topics, broker_settings, group), RULES)
     with running(plane):
-        wait_for(lambda: _all_committed(broker_settings, topics, group, len(records)), 60, "committed")
+        wait_for(lambda: all_committed(broker_settings, topics, group, len(records)), 60, "committed")
         assert plane.lookup("erin") is None and plane.lookup("other") is not None
 
     changelog = [m for m in read_all(broker_settings, topics.changelog, 2) if m.key() == b"u:erin"]
@@ -169,38 +163,13 @@ def test_kill_9_three_times_loses_nothing_and_duplicates_are_identical(
                 worker.wait(10)
                 kills += 1
                 continue
-            wait_for(lambda: _all_committed(broker_settings, topics, group, len(lines)), 240,
+            wait_for(lambda: all_committed(broker_settings, topics, group, len(lines)), 240,
                      "everything committed after the last restart")
         finally:
             stop_process(worker, timeout=30)
         break
     assert kills == 3
 
-    engines = reference_replay(broker_settings, topics, RULES)
-    reference = reference_replay_outputs(broker_settings, topics)
-    expected = {d.decision_id: msgspec.json.encode(d) for d in reference}
-    got: dict[str, set[bytes]] = {}
-    for m in read_all(broker_settings, topics.decisions, topics.partitions):
-        d = msgspec.json.decode(m.value(), type=Decision)
-        got.setdefault(d.decision_id, set()).add(m.value())
-    assert set(got) == set(expected), "every event has its decision, and nothing else"
-    assert all(len(v) == 1 for v in got.values()), "duplicates are byte-identical"
-    assert all(next(iter(got[i])) == expected[i] for i in expected), "same bytes as the replay"
-    assert_state_equals_reference(restored_state(broker_settings, topics, group), engines)
-
-
-def reference_replay_outputs(settings, topics) -> list[Decision]:
-    from models.engine import Engine, InputRecord
-    from schemas.outputs import SourcePosition
-
-    decisions: list[Decision] = []
-    by_part: dict[int, list[InputRecord]] = {}
-    for m in read_all(settings, topics.input, topics.partitions):
-        _, ts = m.timestamp()
-        by_part.setdefault(m.partition(), []).append(InputRecord(m.value() or b"", SourcePosition(
-            topic=m.topic(), partition=m.partition(), offset=m.offset(), timestamp_ms=ts)))
-    for recs in by_part.values():
-        engine = Engine(RULES)
-        for i in range(0, len(recs), 500):
-            decisions.extend(engine.process_many(recs[i:i + 500]).decisions)
-    return decisions
+    ref = reference_replay(broker_settings, topics, RULES)
+    assert_decisions_equal_reference(broker_settings, topics, ref)
+    assert_state_equals_reference(restored_state(broker_settings, topics, group), ref.engines)

@@ -6,26 +6,22 @@ import threading
 import time
 from pathlib import Path
 
-import msgspec
-
 from models.segments import DEFAULT_RULES_PATH, load_rules
-from schemas.outputs import Decision
 from streams.commands.produce import iter_jsonl, produce_records
 from streams.dataplane.loop import DataPlane
 from streams.generator import generate
 from tests.integration.conftest import unique_name
 from tests.integration.planes import (
+    all_committed,
+    assert_decisions_equal_reference,
     assert_state_equals_reference,
-    committed_offsets,
     make_topics,
     plane_config,
-    read_all,
     reference_replay,
     restored_state,
     running,
     wait_for,
 )
-from tests.integration.test_durable_state import reference_replay_outputs
 
 RULES = load_rules(DEFAULT_RULES_PATH)
 
@@ -72,19 +68,11 @@ def test_leave_and_rejoin_while_events_flow(tmp_path: Path, topic_factory, broke
             wait_for(lambda: len(b2.partitions) > 0, 30, "rejoined worker gets a share")
             wait_for(lambda: b2.processed > 0 or not feeder.is_alive(), 30, "rejoined worker processes")
             feeder.join(60)
-            def done() -> bool:
-                offsets = committed_offsets(broker_settings, topics.input, topics.partitions, group)
-                return sum(max(o, 0) for o in offsets) == len(lines)
-            wait_for(done, 90, "everything committed")
+            wait_for(lambda: all_committed(broker_settings, topics, group, len(lines)), 90,
+                     "everything committed")
     assert a.processed > 0 and b1.processed > 0
     _owners_never_overlap([list(a.ownership_log), list(b1.ownership_log), list(b2.ownership_log)])
 
-    reference = reference_replay_outputs(broker_settings, topics)
-    expected = {d.decision_id: msgspec.json.encode(d) for d in reference}
-    got: dict[str, set[bytes]] = {}
-    for m in read_all(broker_settings, topics.decisions, topics.partitions):
-        got.setdefault(msgspec.json.decode(m.value(), type=Decision).decision_id, set()).add(m.value())
-    assert set(got) == set(expected), "every event has its decision"
-    assert all(v == {expected[k]} for k, v in got.items()), "duplicates byte-identical, same as replay"
-    assert_state_equals_reference(restored_state(broker_settings, topics, group),
-                                  reference_replay(broker_settings, topics, RULES))
+    ref = reference_replay(broker_settings, topics, RULES)
+    assert_decisions_equal_reference(broker_settings, topics, ref)
+    assert_state_equals_reference(restored_state(broker_settings, topics, group), ref.engines)

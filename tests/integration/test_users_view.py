@@ -12,7 +12,7 @@ from streams.commands.produce import produce_records
 from streams.process import stop_process
 from tests.factories import at, event, raw
 from tests.integration.conftest import unique_name
-from tests.integration.planes import committed_offsets, make_topics, wait_for
+from tests.integration.planes import all_committed, make_topics, wait_for
 from tests.integration.test_durable_state import _ready, _start_worker, _worker_env
 
 
@@ -55,8 +55,7 @@ def test_lookup_on_either_worker_reaches_the_owner(
 
         def both_own_some_and_all_done() -> bool:
             owned = [json.loads(_get(f"{u}/partitions")[2])["partitions"] for u in urls]
-            done = sum(max(o, 0) for o in committed_offsets(
-                broker_settings, topics.input, topics.partitions, group)) == len(records)
+            done = all_committed(broker_settings, topics, group, len(records))
             return all(owned) and sum(len(o) for o in owned) == topics.partitions and done
 
         wait_for(both_own_some_and_all_done, 60, "partitions split and every event processed")
