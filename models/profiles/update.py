@@ -76,12 +76,14 @@ def _bucket(p: Profile, ts: float) -> dict[str, float]:
     return b
 
 
-def prune_days(p: Profile, watermark: float, cfg: EngineConfig) -> None:
-    """Drop day buckets that no window can reach any more."""
+def prune_days(p: Profile, watermark: float, cfg: EngineConfig) -> bool:
+    """Drop day buckets older than the retention; True when some were dropped."""
     oldest = int(watermark // DAY) - cfg.bucket_retention_days
     if p.days and min(p.days) < oldest:
         for d in [d for d in p.days if d < oldest]:
             del p.days[d]
+        return True
+    return False
 
 
 def _track_session(p: Profile, ev: EventBase, ts: float, cfg: EngineConfig) -> None:

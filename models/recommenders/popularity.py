@@ -1,8 +1,10 @@
 """Per-segment item popularity with exponential time decay (forward decay).
 
-The ranked list per segment is cached: it is rebuilt when an item outside it overtakes
-its last entry, and at least every ``refresh_every`` updates (the order *inside* the
-cached list may lag that many updates).
+The ranked list per segment (its best ``cache_size`` items) is cached: it is rebuilt from
+every score when an item outside it overtakes its last entry; otherwise only the cached
+items are re-sorted, every ``refresh_every`` updates (the order *inside* the cached list may
+lag that many updates). Stored scores only grow, so an item outside the list that has not
+passed the last entry's score at the rebuild (the ``floor``) cannot belong in it.
 
 Scores are stored forward-decayed: an interaction of weight ``w`` at time ``t`` adds
 ``w * 2 ** ((t - anchor) / half_life)``. Ranking by stored score equals ranking by
@@ -27,6 +29,10 @@ from models.recommenders.decay import forward_gain
 
 #: Pseudo-segment holding global popularity (every interaction counts there too).
 GLOBAL = "*"
+
+#: ``stale`` value meaning "an outsider overtook the cached list: rebuild from all scores"
+#: (kept in the serialized ``stale`` map so a restored engine ranks exactly as a live one).
+OVERTAKEN = 1 << 40
 
 
 
@@ -68,6 +74,8 @@ class SegmentPopularity:
                     scores[item] *= factor
             for seg in self._totals:
                 self._totals[seg] *= factor
+            for seg in self._floor:
+                self._floor[seg] *= factor
         return gain
 
     def learn_one(
@@ -89,7 +97,7 @@ class SegmentPopularity:
                     top_set.add(item_id)
                     self._top[seg].append(item_id)
                 elif score > self._floor.get(seg, 0.0):  # a newcomer overtook the last entry
-                    self._stale[seg] = self.refresh_every
+                    self._stale[seg] = OVERTAKEN
             self._stale[seg] = self._stale.get(seg, self.refresh_every) + 1
             if len(scores) > 2 * self.max_items:
                 self._prune(seg)
@@ -104,15 +112,21 @@ class SegmentPopularity:
         self._category = {k: v for k, v in self._category.items() if k in live}
 
     def _ranked(self, seg: str) -> list[str]:
-        if self._stale.get(seg, 0) >= self.refresh_every or seg not in self._top:
-            scores = self._scores.get(seg, {})
-            top = [item for item, _ in heapq.nsmallest(
-                self.cache_size, scores.items(), key=lambda kv: (-kv[1], kv[0]))]
-            self._top[seg] = top
+        stale = self._stale.get(seg, 0)
+        if stale < self.refresh_every and seg in self._top:
+            return self._top[seg]
+        scores = self._scores.get(seg, {})
+        if stale >= OVERTAKEN or seg not in self._top:
+            # ties keep the scores' insertion order (deterministic: event order, kept by
+            # the msgpack state), which spares a Python key function over every item
+            top = heapq.nlargest(self.cache_size, scores, key=scores.__getitem__)
             self._top_set[seg] = set(top)
             self._floor[seg] = scores[top[-1]] if len(top) == self.cache_size else 0.0
-            self._stale[seg] = 0
-        return self._top[seg]
+        else:  # only the order inside the list may have changed
+            top = sorted(self._top[seg], key=lambda item: scores.get(item, 0.0), reverse=True)
+        self._top[seg] = top
+        self._stale[seg] = 0
+        return top
 
     def top(
         self, segment: str, k: int, exclude: Container[str] = ()
@@ -158,5 +172,5 @@ class SegmentPopularity:
         for seg, scores in self._scores.items():
             if item_id in scores:
                 self._totals[seg] -= scores.pop(item_id)
-                self._stale[seg] = self.refresh_every
+                self._stale[seg] = OVERTAKEN
         self._category.pop(item_id, None)

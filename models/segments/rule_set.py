@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.segments.compiler import compile_rules
+from models.segments.dependencies import DependencyIndex
 from models.segments.explain import explain
 from models.segments.nodes import Node, unparse
 from models.segments.timing import collect_timers
@@ -38,6 +39,10 @@ def rules_version(segments: Sequence[RuleSegment], conditions: Sequence[Node]) -
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
+#: ``touched`` of a due-time re-evaluation (:meth:`RuleSet.members_after`).
+DUE: tuple[str, ...] = ("$due",)
+
+
 class RuleSet:
     """Compiled rule segments, in file order.
 
@@ -47,8 +52,8 @@ class RuleSet:
     :func:`~models.segments.loader.load_rules`.
     """
 
-    __slots__ = ("_conditions", "_index", "_program", "_timers", "segments", "source", "text",
-                 "version")  # fmt: skip
+    __slots__ = ("_conditions", "_deps", "_index", "_program", "_timers", "segments", "source",
+                 "text", "version")  # fmt: skip
 
     def __init__(
         self,
@@ -69,6 +74,7 @@ class RuleSet:
             [(s.id, node) for s, node in zip(self.segments, self._conditions, strict=True)]
         )
         self._timers = collect_timers(self._conditions)
+        self._deps = DependencyIndex.build(self._conditions)
 
     def segment_ids(self) -> tuple[str, ...]:
         """Segment ids in file order."""
@@ -78,6 +84,29 @@ class RuleSet:
         """Ids of the segments whose rule is true for ``view``, in file order."""
         memo = self._program.new_memo()
         return tuple([sid for sid, rule in self._program.rules if rule(view, memo)])
+
+    def members_after(
+        self, view: ProfileView, old: Sequence[str], touched: tuple[str, ...] | None,
+    ) -> tuple[str, ...]:
+        """:meth:`members`, re-evaluating only the rules an event could have changed.
+
+        ``old`` is the membership evaluated under this rule set at the user's previous
+        event or due time; ``touched`` the keys the new event touched (see
+        :mod:`models.segments.dependencies`), or ``("$due",)`` for a due time (only the
+        time-dependent rules), or None to evaluate every rule. Equal to :meth:`members`
+        as long as no due time passed unfired since ``old`` was evaluated (the engine's
+        schedule guarantees it).
+        """
+        if touched is None:
+            return self.members(view)
+        dirty = self._deps.dirty(touched)
+        if DUE[0] in touched:
+            dirty = dirty | self._deps.timed
+        memo = self._program.new_memo()
+        return tuple([
+            sid for i, (sid, rule) in enumerate(self._program.rules)
+            if (rule(view, memo) if i in dirty else sid in old)
+        ])
 
     def explain(self, segment_id: str, view: ProfileView) -> str:
         """Why segment ``segment_id`` is (or is not) true for ``view``, with the values read."""
