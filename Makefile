@@ -42,3 +42,21 @@ schemas: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench bench-compare bench-venv
+
+# Quix Streams (the bench peer) pins confluent-kafka<2.13, older than the project's: it gets
+# its own venv, so the project's packages are never downgraded.
+var/bench-venv/.installed:
+	($(PYTHON) -m venv var/bench-venv && var/bench-venv/bin/pip install --quiet quixstreams orjson \
+	  && touch $@) || echo "Quix Streams could not be installed: personalizer bench skips that peer"
+
+bench-venv: var/bench-venv/.installed
+
+## bench: raw limit, Faust and Quix peers, worker, replay, latency, restore (table + var/bench/latest.json)
+bench: $(STAMP) var/bench-venv/.installed
+	$(BIN)/python -m streams.commands.bench --json var/bench/latest.json
+
+## bench-compare: a new bench run's ratios against benchmarks/baseline.json (ratios only)
+bench-compare: bench
+	$(BIN)/python -m benchmarks.compare var/bench/latest.json benchmarks/baseline.json

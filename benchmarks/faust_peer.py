@@ -1,6 +1,8 @@
 """The Faust peer for the worker benchmark: an agent doing the same minimal work per event
-(decode, one Table write per user, one small record out). Run by worker_bench.py as
+(decode, one Table write per user, one small record out). Run by benchmarks/peers.py as
 ``faust -A benchmarks.faust_peer worker``; configured through BENCH_* variables."""
+
+from __future__ import annotations
 
 import os
 
@@ -25,7 +27,7 @@ counts = app.Table("bench-counts", default=int, partitions=int(os.environ.get("B
 
 
 @app.agent(source)
-async def process(stream):  # type: ignore[no-untyped-def]
+async def process(stream: faust.StreamT) -> None:
     async for key, value in stream.items():
         event = orjson.loads(value)
         user = event.get("user_id") or event.get("anonymous_id") or "?"

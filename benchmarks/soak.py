@@ -1,0 +1,207 @@
+"""Soak: a real worker at a fraction of its maximum rate for N minutes (a benchmark, not a test).
+
+Starts an embedded broker (Tansu) and one worker process (``personalizer worker``, RocksDB
+state), produces synthetic, decision-worthy events at ``fraction x max_rate`` events/s,
+and every ``sample_s`` seconds records the worker's RSS (``/proc/<pid>/status``) and the
+consumer lag (events produced minus the group's committed offsets). At the end it waits
+for the lag to drain and checks that no event was lost: every input committed, one
+distinct decision per event, nothing dead-lettered. Prints and writes JSON; asserts
+nothing (the figures go into the issue's closing note).
+
+    python -m benchmarks.soak --minutes 30 --fraction 0.5 --max-rate 8000 --json var/bench/soak.json
+
+Linux only (RSS from ``/proc``). Every process it starts is stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+from streams.broker import EmbeddedBroker, find_free_port
+from streams.process import stop_process
+from streams.settings import Settings
+from streams.topics import ensure_topics, topic_specs
+
+ROOT = Path(__file__).resolve().parents[1]
+KINDS = ("page_view", "product_view", "product_view", "add_to_cart", "purchase")
+CATEGORIES = ("outdoor", "fashion", "home", "garden", "pets", "books")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` in MiB (``VmRSS``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def events(users: int) -> Iterator[tuple[bytes, bytes]]:
+    """Endless ``(key, value)`` of valid, decision-worthy events stamped now, unique ids."""
+    n = 0
+    while True:
+        user = f"u{(n * 7919) % users}"
+        kind = KINDS[n % len(KINDS)]
+        cat = CATEGORIES[(n // 3) % len(CATEGORIES)]
+        item = f"sku-{(n * 31) % 2000}"
+        props: dict[str, Any]
+        if kind == "page_view":
+            props = {"path": "/", "category": cat}
+        elif kind == "purchase":
+            props = {"order_id": f"o{n}", "revenue": 20.0,
+                     "items": [{"item_id": item, "category": cat, "price": 20.0, "quantity": 1}]}
+        else:
+            props = {"item_id": item, "category": cat, "price": 20.0}
+        ev = {"type": kind, "event_id": f"soak-{n}", "user_id": user,
+              "event_time": datetime.now(UTC).isoformat(), "properties": props}
+        yield user.encode(), orjson.dumps(ev)
+        n += 1
+
+
+def committed_total(settings: Settings, topic: str, partitions: int, group: str) -> int:
+    consumer = Consumer(settings.consumer_config(group_id=group))
+    try:
+        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return sum(max(tp.offset, 0) for tp in tps)
+    finally:
+        consumer.close()
+
+
+def distinct_decisions(settings: Settings, topic: str, partitions: int) -> tuple[int, int]:
+    """(records, distinct decision ids) of ``topic``, read to the end."""
+    conf = settings.consumer_config(group_id=f"soak-reader-{os.getpid()}")
+    conf.update({"enable.partition.eof": True})
+    consumer = Consumer(conf)
+    ids: set[bytes] = set()
+    records = 0
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        at_eof: set[int] = set()
+        deadline = time.monotonic() + 600
+        while len(at_eof) < partitions and time.monotonic() < deadline:
+            for m in consumer.consume(10_000, 0.5):
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        at_eof.add(m.partition() or 0)
+                        continue
+                    raise RuntimeError(err.str())
+                records += 1
+                ids.add(orjson.loads(m.value() or b"{}").get("decision_id", "").encode())
+    finally:
+        consumer.close()
+    return records, len(ids)
+
+
+def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s: float,
+         partitions: int) -> dict[str, Any]:
+    rate = fraction * max_rate
+    workdir = Path(tempfile.mkdtemp(prefix="soak-"))
+    broker = EmbeddedBroker(log_path=workdir / "tansu.log").start()
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        settings = Settings(bootstrap_servers=broker.bootstrap_servers, partitions=partitions,
+                            _env_file=None)  # type: ignore[call-arg]
+        ensure_topics(settings.admin_config(), topic_specs(settings))
+        port = find_free_port()
+        env = {**os.environ, "PERSONALIZER_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+               "PERSONALIZER_PARTITIONS": str(partitions), "PERSONALIZER_WEB_PORT": str(port),
+               "PERSONALIZER_STATE_BACKEND": "rocksdb", "PERSONALIZER_STATE_DIR": str(workdir / "state")}
+        with open(workdir / "worker.log", "ab") as log:
+            worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "warn"],
+                                      cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        topic, group = settings.input_topics[0], settings.group_id
+        producer = Producer(settings.producer_config())
+        source = events(users)
+        samples: list[dict[str, float]] = []
+        produced = 0
+        started = time.monotonic()
+        next_sample = started
+        tick = 0.1
+        while (now := time.monotonic()) - started < minutes * 60:
+            due = int((now - started) * rate) - produced
+            for _ in range(max(due, 0)):
+                key, value = next(source)
+                while True:
+                    try:
+                        producer.produce(topic, key=key, value=value)
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                produced += 1
+            producer.poll(0)
+            if now >= next_sample:
+                if worker.poll() is not None:
+                    raise RuntimeError(f"the worker exited with {worker.returncode} (log: {workdir})")
+                lag = produced - committed_total(settings, topic, partitions, group)
+                samples.append({"t_s": round(now - started, 1), "rss_mb": round(rss_mb(worker.pid), 1),
+                                "lag": lag, "produced": produced})
+                print(json.dumps(samples[-1]), flush=True)
+                next_sample += sample_s
+            time.sleep(tick)
+        producer.flush(60)
+        drain_started = time.monotonic()
+        committed = committed_total(settings, topic, partitions, group)
+        while committed < produced and time.monotonic() - drain_started < 300:
+            time.sleep(1.0)
+            committed = committed_total(settings, topic, partitions, group)
+        drain_s = time.monotonic() - drain_started
+        final_rss = rss_mb(worker.pid)
+        decisions, distinct = distinct_decisions(settings, settings.decisions_topic, partitions)
+        dead, _ = distinct_decisions(settings, settings.dlq_topic, partitions)
+    finally:
+        if worker is not None:
+            stop_process(worker, timeout=30)
+        broker.stop()
+    steady = ([s["rss_mb"] for s in samples if s["t_s"] >= 0.2 * minutes * 60]
+              or [s["rss_mb"] for s in samples])
+    lags = [s["lag"] for s in samples]
+    return {
+        "minutes": minutes, "fraction": fraction, "max_rate": max_rate, "target_rate": rate,
+        "achieved_rate": round(produced / (minutes * 60), 1), "users": users, "partitions": partitions,
+        "produced": produced, "committed": committed, "drain_s": round(drain_s, 1),
+        "decisions": decisions, "distinct_decisions": distinct, "dead_letters": dead,
+        "lost": produced - min(committed, distinct),
+        "rss_mb": {"first_steady": steady[0], "last": final_rss, "min": min(steady), "max": max(steady),
+                   "median": statistics.median(steady),
+                   "spread_pct": round(100 * (max(steady) - min(steady)) / min(steady), 1)},
+        "lag": {"max": max(lags), "median": statistics.median(lags), "last_sample": lags[-1]},
+        "samples": samples, "workdir": str(workdir),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--fraction", type=float, default=0.5, help="share of --max-rate to produce")
+    ap.add_argument("--max-rate", type=float, default=8000.0,
+                    help="the worker's measured maximum, events/s (README performance table)")
+    ap.add_argument("--users", type=int, default=20_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--sample-s", type=float, default=5.0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    args = ap.parse_args(argv)
+    result = soak(args.minutes, args.fraction, args.max_rate, args.users, args.sample_s, args.partitions)
+    summary = {k: v for k, v in result.items() if k != "samples"}
+    print(json.dumps(summary, indent=2))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0 if result["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
