@@ -84,6 +84,28 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: An event more than this many seconds behind the partition's watermark is
     #: dead-lettered as ``too_old`` (400 days: the profile day-bucket retention).
     max_past_s: float = 400 * 86_400.0
+    #: Offers (see ``models/offers/chooser.py``): exploration rate of the variant bandits
+    #: (every variant keeps a propensity of at least ``offer_epsilon / variants``).
+    offer_epsilon: float = 0.1
+    #: Bandit context: ``segment`` (one bandit per placement x the user's segment) or
+    #: ``global`` (one per placement).
+    offer_context: str = "segment"
+    #: Segments that key the per-segment bandits, in priority order (empty: the user's
+    #: first segment in rule-file order); users in none of them share the ``*`` bandit.
+    offer_segments: tuple[str, ...] = ()
+    #: Attribution window, seconds of event time: a click or conversion within it is reward
+    #: 1; when it closes with none, reward 0 is learned; later feedback is counted only.
+    offer_attribution_window_s: float = 86_400.0
+    #: Decisions waiting for feedback per partition (the oldest is closed first).
+    offer_max_pending: int = 100_000
+    #: Frequency cap: at most this many offer exposures per user x placement per
+    #: ``offer_cap_window_s`` (None: no cap); ``offer_caps`` overrides it per placement.
+    offer_cap: int | None = None
+    offer_cap_window_s: float = 86_400.0
+    offer_caps: dict[str, int] = msgspec.field(default_factory=dict)
+    #: No offer on a placement for this many seconds after the user clicked or converted
+    #: on it (0: no cooldown).
+    offer_cooldown_s: float = 0.0
     #: HMAC key: when set, state and outputs are keyed by ``models.privacy.pseudonymize``
     #: of the user key, never by the raw id. A secret: redacted from ``repr``.
     pseudonymize_key: bytes | None = None

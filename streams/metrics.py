@@ -78,6 +78,7 @@ __all__ = [
     "MODEL_HIT_RATE",
     "MODEL_LAST_UPDATE",
     "MODEL_LOG_LOSS",
+    "OFFER_FEEDBACK",
     "READY",
     "REBALANCES",
     "RESTORED_RECORDS",
@@ -164,6 +165,12 @@ BANDIT_PULLS = Counter(
     "(an offer/variant id from the catalogue).",
     ["policy", "placement", "arm"],
 )
+OFFER_FEEDBACK = Counter(
+    "personalizer_offer_feedback_total",
+    "Offer attribution outcomes: feedback joined to a decision (attributed, control, "
+    "impression, late, repeat, unknown) and attribution windows closed or dropped.",
+    ["outcome"],
+)
 BANDIT_REWARDS = Counter(
     "personalizer_bandit_rewards_total",
     "Sum of rewards credited to bandit arms from feedback events, by policy, placement and arm.",
@@ -249,7 +256,21 @@ def record_outputs(out: BatchOutput, source_topic: str, now: float) -> None:
     for dl in out.dead_letters:
         DEAD_LETTERS.labels(dl.reason).inc()
     for outcome, n in sorted(out.outcomes.items()):
-        EVENTS.labels(source_topic, outcome).inc(n)
+        if outcome.startswith(_OFFER_OUTCOMES):
+            OFFER_FEEDBACK.labels(outcome).inc(n)
+        else:
+            EVENTS.labels(source_topic, outcome).inc(n)
+
+
+#: Outcome-key prefixes of the offer layer (not consumed-record outcomes).
+_OFFER_OUTCOMES = ("feedback_", "attribution_")
+
+
+def record_outcomes(outcomes: dict[str, int]) -> None:
+    """Offer outcomes of an engine call that consumed no record (e.g. a new catalogue)."""
+    for outcome, n in sorted(outcomes.items()):
+        if outcome.startswith(_OFFER_OUTCOMES):
+            OFFER_FEEDBACK.labels(outcome).inc(n)
 
 
 def record_core_time(events: int, seconds: float) -> None:

@@ -40,6 +40,9 @@ from models.config import EngineConfig
 from models.engine.batch import BatchOutput, InputRecord
 from models.engine.ids import change_id, decision_id, iso
 from models.engine.schedule import Schedule
+from models.offers.caps import CapRule
+from models.offers.catalog import OfferCatalog
+from models.offers.chooser import OfferState, VariantChooser
 from models.policies.context import DecisionContext, Policy
 from models.policies.hybrid import HybridPolicy
 from models.policies.segment_popularity import SegmentPopularityPolicy
@@ -52,10 +55,12 @@ from models.recommenders.hybrid import HybridRecommender
 from models.recommenders.popularity import PopularityState, SegmentPopularity
 from models.recommenders.ranker import Ranker, RankerState
 from models.segments import RuleSet
+from models.segments.dependencies import FIRST_SEEN, PRUNED, SESSIONS
+from models.segments.rule_set import DUE
 from models.state.memory import MemoryStore
 from models.state.store import ProfileStore
 from schemas.decode import Rejection, decode_event
-from schemas.events import AddToCart, Erase, EventBase, PageView, ProductView, Purchase, Search
+from schemas.events import AddToCart, Erase, EventBase, Feedback, PageView, ProductView, Purchase, Search
 from schemas.outputs import DeadLetter, Decision, SegmentChange, SourcePosition
 
 
@@ -68,6 +73,7 @@ class EngineState(msgspec.Struct, kw_only=True):
     trending: PopularityState | None = None
     covisit: CoVisitationState | None = None
     ranker: RankerState | None = None
+    offers: OfferState | None = None
 
 
 #: Popularity weight per interaction type.
@@ -123,8 +129,19 @@ class Engine:
         config: EngineConfig | None = None,
         store: ProfileStore | None = None,
         policy: Policy | None = None,
+        offers: OfferCatalog | None = None,
     ) -> None:
         self.config = config or EngineConfig()
+        c = self.config
+        #: Variant choice for the placements of the offer catalogue (see models/offers).
+        self.offers = VariantChooser(
+            offers, epsilon=c.offer_epsilon, seed=c.seed, context=c.offer_context,
+            context_segments=c.offer_segments, window_s=c.offer_attribution_window_s,
+            max_pending=c.offer_max_pending,
+            cap=CapRule(max_exposures=c.offer_cap, window_s=c.offer_cap_window_s,
+                        cooldown_s=c.offer_cooldown_s),
+            placement_caps=c.offer_caps,
+        )
         self.store: ProfileStore = store if store is not None else MemoryStore()
         self.popularity = SegmentPopularity(
             half_life_days=self.config.popularity_half_life_days,
@@ -158,6 +175,9 @@ class Engine:
             n_clusters=c.behaviour_clusters, margin=c.behaviour_margin, confirm=c.behaviour_confirm,
             min_dwell=c.behaviour_min_dwell, warmup=c.behaviour_warmup, seed=c.seed,
         )
+        #: Re-evaluate only the rules an event could change (off: every rule, every event;
+        #: the two give identical outputs, which tests check).
+        self.incremental_rules = True
         self.watermark: float | None = None
         self.schedule = Schedule()
         self.rules = rules
@@ -201,6 +221,7 @@ class Engine:
         if self.watermark is None or now > self.watermark:
             self.watermark = now
         self._fire_due(self.watermark, wb, out)
+        self._close_windows(self.watermark, out)
         wb.flush(out)
         return out
 
@@ -232,6 +253,16 @@ class Engine:
         wb.flush(out)
         return out
 
+    def set_offers(self, catalog: OfferCatalog) -> BatchOutput:
+        """Use a new offer catalogue from the next decision on. What was learned for
+        placements and variants that remain is kept; decisions pending on removed
+        placements are closed without learning (counted as ``attribution_dropped``)."""
+        out = BatchOutput()
+        dropped = self.offers.set_catalog(catalog)
+        if dropped:
+            out.count("attribution_dropped", dropped)
+        return out
+
     def user_key(self, user_id: str) -> str:
         """The key this engine keeps ``user_id`` under: its pseudonym when a key is set."""
         key = self.config.pseudonymize_key
@@ -248,6 +279,7 @@ class Engine:
             watermark=self.watermark, popularity=self.popularity.to_state(),
             segmenter=self.segmenter.to_state(), trending=self.trending.to_state(),
             covisit=self.covisit.to_state(), ranker=self.ranker.to_state(),
+            offers=self.offers.to_state(),
         ))
 
     def import_state(self, data: bytes) -> None:
@@ -262,6 +294,8 @@ class Engine:
             self.covisit.load_state(state.covisit)
         if state.ranker is not None:
             self.ranker.load_state(state.ranker)
+        if state.offers is not None:
+            self.offers.load_state(state.offers)
         self.schedule = Schedule()
         for user, profile in self.store.items():
             if profile.next_due is not None:
@@ -319,6 +353,7 @@ class Engine:
         if self.watermark is None or ts > self.watermark:
             self.watermark = ts
             self._fire_due(ts, wb, out)
+            self._close_windows(ts, out)
         now = self.watermark
         if isinstance(ev, Erase):
             self._erase(user, ev, wb, out)
@@ -333,10 +368,11 @@ class Engine:
         if len(profile.recent_event_ids) > self.config.dedup_window:
             del profile.recent_event_ids[0]
         self._learn_before(profile, ev, ts)
+        sessions, first_seen = profile.sessions, profile.first_seen
         apply_event(profile, ev, self.config)
-        prune_days(profile, now, self.config)
+        touched = self._touched(ev, profile, sessions, first_seen, prune_days(profile, now, self.config))
         event_time = ev.event_time.isoformat()
-        self._evaluate(user, profile, now, event_time, ev.event_id, out)
+        self._evaluate(user, profile, now, event_time, ev.event_id, out, touched=touched)
         if self.config.behavioural_segments and self._fold_behaviour(profile, ev):
             move = self.segmenter.observe(profile)
             if move is not None:
@@ -345,9 +381,28 @@ class Engine:
         placement = self.config.placements.get(etype)  # type: ignore[arg-type]
         if placement is not None:
             out.decisions.append(self._decide(user, profile, ev, placement, event_time, now))
+        elif isinstance(ev, Feedback) and len(self.offers.catalog):
+            p = ev.properties
+            out.count(self.offers.feedback(user, profile, p.decision_id, p.action, ts))
         self._learn(profile, ev, ts)
         wb.put(user, profile)
         out.count("ok")
+
+    def _touched(
+        self, ev: EventBase, profile: Profile, sessions: int, first_seen: float, pruned: bool,
+    ) -> tuple[str, ...] | None:
+        """What ``ev`` changed that rules can read (:mod:`models.segments.dependencies`);
+        None (evaluate every rule) for a new profile or while incremental evaluation is off."""
+        if not self.incremental_rules:
+            return None
+        touched = [str(ev.__struct_config__.tag)]
+        if profile.sessions != sessions:
+            touched.append(SESSIONS)
+        if profile.first_seen != first_seen:
+            touched.append(FIRST_SEEN)
+        if pruned:
+            touched.append(PRUNED)
+        return tuple(touched)
 
     def _fold_behaviour(self, profile: Profile, ev: EventBase) -> bool:
         """Fold the event's item interactions into the behaviour vector; False if none."""
@@ -401,17 +456,24 @@ class Engine:
                     reason="user erased (right to be forgotten)",
                     event_time=ev.event_time.isoformat(), trigger_event_id=ev.event_id,
                 ))
+        self.offers.forget_user(user)
         wb.delete(user)
         out.count("erased")
 
     def _evaluate(
         self, user: str, profile: Profile, now: float, event_time: str,
         trigger: str | None, out: BatchOutput, cause: str | None = None, prefix: str = "",
+        touched: tuple[str, ...] | None = None,
     ) -> None:
         """Re-evaluate ``profile``'s rule segments at ``now``; ``cause`` keys the change ids
-        (the triggering event id, else a due time or a rules version)."""
+        (the triggering event id, else a due time or a rules version). ``touched``: only
+        the rules that could have changed (``RuleSet.members_after``); None: every rule."""
         view = ProfileAt(profile, now, self.config.affinity_half_life_days)
-        members = self.rules.members(view)
+        rules = self.rules
+        if profile.rules_version != rules.version:
+            touched = None
+            profile.rules_version = rules.version
+        members = rules.members_after(view, profile.segments, touched)
         old = profile.segments
         if tuple(old) != members:
             cause = cause or trigger or f"at@{now!r}"
@@ -448,9 +510,10 @@ class Engine:
                 if profile is None or profile.next_due != due:
                     continue  # stale entry: the user changed or was erased since
                 profile.next_due = None
-                prune_days(profile, due, self.config)
+                pruned = prune_days(profile, due, self.config)
                 self._evaluate(user, profile, due, iso(due), None, out,
-                               cause=f"due@{due!r}", prefix="time passed: ")
+                               cause=f"due@{due!r}", prefix="time passed: ",
+                               touched=(*DUE, PRUNED) if pruned else DUE)
                 wb.put(user, profile)
 
     def _personalization_allowed(self, profile: Profile) -> bool:
@@ -463,27 +526,46 @@ class Engine:
     ) -> Decision:
         allowed = self._personalization_allowed(profile)
         segments = self.user_segments(profile)
+        did = decision_id(user, ev.event_id, placement)
+        # the offer part first: an experiment's control group gets the non-personalized default
+        offer = (self.offers.choose(user, profile, placement, did, segments, allowed, now)
+                 if self.offers.handles(placement) else None)
+        control = offer is not None and offer.control
         names = self._names
         if profile.bsegment is not None and allowed:
             names = {**names, profile.bsegment: self.segmenter.label(profile.bsegment)}
         answer = self.policy.decide(DecisionContext(
-            user_id=user, placement=placement, profile=profile, segments=segments,
-            segment_names=names, personalization_allowed=allowed, now=now,
+            user_id=user, placement=placement, profile=profile, segments=() if control else segments,
+            segment_names=names, personalization_allowed=allowed and not control, now=now,
         ))
         reasons = list(answer.reasons)
         if not allowed:
             reasons.insert(0, "personalization consent withdrawn: non-personalized default"
                            if profile.consent.get("personalization") is False
                            else "no personalization consent on record: non-personalized default")
-        did = decision_id(user, ev.event_id, placement)
+        kind = answer.kind
+        if offer is not None:
+            if control:
+                kind = "control"
+                reasons.insert(0, "experiment control group: non-personalized default "
+                                  "(default variant, global popularity)")
+            reasons.extend(offer.reasons)
         profile.last_decision_id = did
         return Decision(
             decision_id=did, user_id=user, event_id=ev.event_id,
             event_type=str(ev.__struct_config__.tag), event_time=event_time,
-            placement=placement, kind=answer.kind, segments=list(segments),
+            placement=placement, kind=kind, segments=list(segments),
             recommendations=answer.recommendations, reasons=reasons,
             policy=f"{self.policy.name}+rules@{self.rules.version}",
+            variant=offer.variant if offer is not None else None,
+            experiment=offer.experiment if offer is not None else None,
         )
+
+    def _close_windows(self, now: float, out: BatchOutput) -> None:
+        """Close the offer attribution windows that ended by ``now`` (reward 0 learned)."""
+        closed = self.offers.close_due(now)
+        if closed:
+            out.count("attribution_closed", closed)
 
     def user_segments(self, profile: Profile) -> tuple[str, ...]:
         """The user's rule segments then behavioural segment (empty without consent)."""

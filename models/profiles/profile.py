@@ -56,6 +56,9 @@ class Profile(msgspec.Struct, kw_only=True, omit_defaults=True):
     consent: dict[str, bool] = {}
     #: Rule segments the user is in, in rule-file order.
     segments: list[str] = []
+    #: Version of the rule set ``segments`` was last fully evaluated under (a profile from
+    #: another rule set is fully re-evaluated once; see ``RuleSet.members_after``).
+    rules_version: str | None = None
     #: Earliest time a rule may change without a new event (None: nothing pending).
     next_due: float | None = None
     #: Recent event ids, for duplicate suppression.
@@ -72,4 +75,6 @@ class Profile(msgspec.Struct, kw_only=True, omit_defaults=True):
     bsegment_streak: int = 0
     #: Guardrails: placement -> times of recent exposures (frequency caps, cooldowns).
     exposures: dict[str, list[float]] = {}
+    #: Placement -> time of the user's last click or conversion there (offer cooldowns).
+    responses: dict[str, float] = {}
     rec_cache: RecCache | None = None

@@ -145,3 +145,67 @@ def test_covisit_memory_is_bounded():
         m.learn_pair(f"a{k}", f"b{k % 13}", 1.0, float(k))
     assert len(m) <= 5
     assert all(len(nb) <= 4 for nb in m.to_state().neighbors.values())
+
+
+# -- offer policies: the epsilon-greedy bandit and the variant chooser ---------------------
+
+from models.bandits import EpsilonGreedy  # noqa: E402
+from models.offers import OfferCatalog, VariantChooser  # noqa: E402
+from schemas.control import decode_offer  # noqa: E402
+
+ARMS = ["a", "b", "c"]
+
+
+def bandit_run(m: EpsilonGreedy, data: list[tuple[str, dict[str, float]]]) -> list[Any]:
+    out = []
+    for key, rewards in data:
+        c = m.choose(ARMS, key)
+        m.update(c.arm, rewards[c.arm])
+        out.append(c)
+    return out
+
+
+def bandit_data() -> list[tuple[str, dict[str, float]]]:
+    return [(f"d{k}", {"a": float(k % 3 == 0), "b": float(k % 2 == 0), "c": 0.0}) for k in range(80)]
+
+
+def _offer_catalog() -> OfferCatalog:
+    return OfferCatalog.from_records([decode_offer(
+        b'{"placement": "home", "default_variant": "a", "experiment": {"id": "x", "holdout_fraction": 0.3},'
+        b' "variants": [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}, {"id": "c", "title": "C"}]}')])
+
+
+ChooserData = list[tuple[str, str, tuple[str, ...], str | None, float]]
+
+
+def chooser_run(m: VariantChooser, data: ChooserData) -> list[Any]:
+    out = []
+    profiles: dict[str, Profile] = {}
+    for user, did, segments, action, now in data:
+        p = profiles.setdefault(user, Profile(user_id=user, first_seen=0.0, last_seen=0.0))
+        d = m.choose(user, p, "home", did, segments, True, now)
+        assert d is not None
+        outcome = m.feedback(user, p, did, action, now + 60.0) if action else None
+        out.append((d.variant, d.experiment, d.control, d.reasons, outcome, m.close_due(now)))
+    return out
+
+
+def chooser_data() -> ChooserData:
+    segs: list[tuple[str, ...]] = [(), ("fans",), ("never_seen_segment", "fans")]
+    return [(f"u{k % 7}", f"d{k}", segs[k % 3], "click" if k % 4 == 0 else None, k * 3600.0)
+            for k in range(60)]
+
+
+OFFER_CASES: list[tuple[str, Callable[[], Any], Callable[..., Any], Callable[[], Any]]] = [
+    ("epsilon-greedy", lambda: EpsilonGreedy(epsilon=0.2, seed=3), bandit_run, bandit_data),
+    ("variant-chooser", lambda: VariantChooser(_offer_catalog(), epsilon=0.2, seed=3, window_s=7200.0),
+     chooser_run, chooser_data),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "run", "data"), OFFER_CASES, ids=[c[0] for c in OFFER_CASES])
+def test_offer_policies_meet_the_contracts(name, make, run, data):
+    test_same_seed_same_output(name, make, run, data)
+    test_pickle_round_trip_gives_identical_outputs(name, make, run, data)
+    test_msgpack_state_round_trip_gives_identical_outputs(name, make, run, data)
+    test_input_not_mutated(name, make, run, data)
