@@ -8,6 +8,7 @@ Faust's per-message path is too slow for it (see README, "Design").
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ import aiohttp
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from models.offers import OfferCatalog
 from models.segments import RuleSet
 from streams.control import register_control_plane
 from streams.dataplane.loop import DataPlane
@@ -67,8 +69,34 @@ def _on_rules(rules: RuleSet) -> None:
 
 # Segment definitions and offers from the compacted control topics, read from the start
 # by every worker without a consumer group (see streams/control/).
+def _on_offers(catalog: OfferCatalog) -> None:
+    plane = _plane()
+    if plane is not None:
+        plane.set_offers(catalog)
+
+
 register_control_plane(app, settings, base_rules=load_worker_rules(settings),
-                       on_rules=_on_rules, on_offers=lambda catalog: None)
+                       on_rules=_on_rules, on_offers=_on_offers)
+
+
+def _auth_headers() -> dict[str, str]:
+    """The Authorization header this worker sends (to peers) and expects."""
+    token = settings.http_token
+    return {"Authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
+
+
+def _denied(web: Any, request: Any) -> Any | None:
+    """401 unless the request carries the bearer token (when ``PERSONALIZER_HTTP_TOKEN`` is
+    set); None when it may go on. Constant-time comparison."""
+    expected = _auth_headers().get("Authorization")
+    if expected is None:
+        return None
+    given = request.headers.get("Authorization", "")
+    if hmac.compare_digest(given.encode(), expected.encode()):
+        return None
+    message = "missing or wrong bearer token (Authorization: Bearer <PERSONALIZER_HTTP_TOKEN>)"
+    return web.json({"error": message}, status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="personalizer"'})
 
 
 @app.page("/live")
@@ -94,6 +122,9 @@ async def metrics_view(web: Any, request: Any) -> Any:
 @app.page("/partitions")
 async def partitions_view(web: Any, request: Any) -> Any:
     """The input partitions this worker owns, and where it is reached (for peers)."""
+    denied = _denied(web, request)
+    if denied is not None:
+        return denied
     plane = _plane()
     owned = sorted(plane.partitions) if plane is not None else []
     return web.json({"url": settings.base_url, "partitions": [list(tp) for tp in owned]})
@@ -102,7 +133,7 @@ async def partitions_view(web: Any, request: Any) -> Any:
 async def _owner_of(topic: str, partition: int) -> str | None:
     """Ask the peers which of them owns ``topic[partition]`` (1 s each, in order)."""
     timeout = aiohttp.ClientTimeout(total=1.0)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=timeout, headers=_auth_headers()) as session:
         for peer in settings.peers:
             try:
                 async with session.get(f"{peer.rstrip('/')}/partitions") as resp:
@@ -117,7 +148,17 @@ async def _owner_of(topic: str, partition: int) -> str | None:
 @app.page("/users/{user_id}")
 async def user_view(web: Any, request: Any, user_id: str) -> Any:
     """A user's profile and segments, answered by the worker that owns the user's partition:
-    another worker redirects (307) there, using ``PERSONALIZER_PEERS``."""
+    another worker redirects (307) there, using ``PERSONALIZER_PEERS``.
+
+    Personal data: off unless ``PERSONALIZER_USER_VIEW_ENABLED=true`` (403 otherwise), and
+    behind ``PERSONALIZER_HTTP_TOKEN`` when one is set (401 without it)."""
+    denied = _denied(web, request)
+    if denied is not None:
+        return denied
+    if not settings.user_view_enabled:
+        return web.json({"error": "the user view is disabled: it shows personal data; set "
+                                  "PERSONALIZER_USER_VIEW_ENABLED=true (and PERSONALIZER_HTTP_TOKEN) "
+                                  "to enable it"}, status=403)
     plane = _plane()
     if plane is None:
         return web.json({"error": "not ready"}, status=503)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from streams import __version__
+from streams.commands.bench import bench
 from streams.commands.broker import broker_command
 from streams.commands.control import control_command
 from streams.commands.demo import demo_command
@@ -34,6 +35,7 @@ main.add_command(control_command)
 main.add_command(dlq_command)
 main.add_command(replay_command)
 main.add_command(evaluate_command)
+main.add_command(bench)
 
 
 if __name__ == "__main__":

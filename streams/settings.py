@@ -48,7 +48,7 @@ KafkaConfig = dict[str, Any]
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 # Fields whose value must never be echoed back (in errors or reprs).
-_SECRET_FIELDS = frozenset({"sasl_password", "pseudonymize_key"})
+_SECRET_FIELDS = frozenset({"sasl_password", "pseudonymize_key", "http_token"})
 
 # kafka_extra keys whose values are masked in repr().
 _SECRET_KEY_PARTS = ("password", "secret", "key", "token", "credential")
@@ -313,6 +313,21 @@ class Settings(BaseSettings):
         description=(
             "Base URLs of the other workers (comma-separated). `/users/{id}` on a worker that "
             "does not own the user's partition redirects (307) to the peer that does."
+        ),
+    )
+    user_view_enabled: bool = Field(
+        default=False,
+        description=(
+            "Serve `/users/{id}` (a user's profile summary and segments: personal data). Off by "
+            "default: the view answers 403 saying how to enable it. Pair it with `http_token`."
+        ),
+    )
+    http_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token required by `/users/{id}` and `/partitions` (`Authorization: Bearer "
+            "<token>`, compared in constant time); also sent to peers. `/live`, `/ready` and "
+            "`/metrics` stay open for probes. A secret: never logged or shown. Unset: no token."
         ),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(

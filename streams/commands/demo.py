@@ -155,7 +155,10 @@ def demo_command(duration: float | None, users: int, events: int, rate: float, w
                "PERSONALIZER_PARTITIONS": "4",
                "PERSONALIZER_WEB_PORT": str(web_port),
                "PERSONALIZER_STATE_BACKEND": "memory",
-               "PERSONALIZER_STATE_DIR": str(workdir / "state")}
+               "PERSONALIZER_STATE_DIR": str(workdir / "state"),
+               # the demo prints a /users/<id> lookup URL: enable that personal-data view
+               # here explicitly (off by default); local synthetic data, no token
+               "PERSONALIZER_USER_VIEW_ENABLED": "true"}
         log_file = open(workdir / "worker.log", "wb")  # noqa: SIM115 - closed in finally
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "-l", "info"],

@@ -37,8 +37,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from models.config import EngineConfig
 from models.engine import BatchOutput, Engine, InputRecord
+from models.offers import OfferCatalog
 from models.profiles.profile import Profile
 from models.segments import RuleSet
+from models.state.codec import decode_profile
 from schemas.outputs import SourcePosition
 from streams import metrics
 from streams.dataplane.produce import OutputWriter
@@ -53,6 +55,16 @@ log = logging.getLogger(__name__)
 
 class DeliveryFailed(RuntimeError):
     pass
+
+
+#: Commit errors that mean "the broker or the group went away for a while", not "this
+#: worker is broken": the checkpoint is kept pending and retried (see ``_checkpoint``).
+RETRIABLE_COMMIT_ERRORS = frozenset({
+    KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
+    KafkaError._WAIT_COORD, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS, KafkaError._ASSIGNMENT_LOST,
+})
 
 
 @dataclass
@@ -98,6 +110,9 @@ class DataPlaneConfig:
     exactly_once: bool = False
     transactional_id: str | None = None
     engine_config: EngineConfig = field(default_factory=EngineConfig)
+    #: How long checkpoints may keep failing to commit (broker or group away) before the
+    #: data plane gives up and stops (crash-only: the restarted worker re-processes).
+    commit_retry_s: float = 120.0
 
 
 class DataPlane:
@@ -113,9 +128,17 @@ class DataPlane:
         self._ready = threading.Event()
         self._delivery_errors: list[str] = []
         self._new_rules: RuleSet | None = None
+        #: The offer catalogue in force (given to every partition engine) and one pending.
+        self.offers: OfferCatalog = OfferCatalog()
+        self._new_offers: OfferCatalog | None = None
         self._lock = threading.Lock()
         self._in_txn = False
         self._last_checkpoint = 0.0
+        #: Set while librdkafka reports every broker down; cleared by a metadata probe.
+        self._brokers_down = threading.Event()
+        self._last_probe = 0.0
+        #: Monotonic time of the first commit failure of the current run of failures.
+        self._commit_failing_since: float | None = None
         self.processed = 0
         self.restored_records = 0
         self.error: BaseException | None = None
@@ -129,7 +152,9 @@ class DataPlane:
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        """Owns its partitions, not rebalancing, brokers reachable, checkpoints committing."""
+        return (self._ready.is_set() and not self._brokers_down.is_set()
+                and self._commit_failing_since is None)
 
     def stop(self) -> None:
         self._stop.set()
@@ -138,6 +163,11 @@ class DataPlane:
         """Swap segment definitions; applied at the next batch boundary (thread-safe)."""
         with self._lock:
             self._new_rules = rules
+
+    def set_offers(self, catalog: OfferCatalog) -> None:
+        """Swap the offer catalogue; applied at the next batch boundary (thread-safe)."""
+        with self._lock:
+            self._new_offers = catalog
 
     def lookup(self, user_id: str) -> Profile | None:
         """The profile of ``user_id`` if one of this worker's partitions holds it."""
@@ -153,6 +183,28 @@ class DataPlane:
     def _on_delivery_error(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self._delivery_errors.append(f"{msg.topic()}: {err.str()}")
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        """librdkafka's error_cb (consumer and producer): it retries by itself; we only
+        report not-ready while no broker is reachable."""
+        if err.code() == KafkaError._ALL_BROKERS_DOWN and not self._brokers_down.is_set():
+            self._brokers_down.set()
+            metrics.READY.set(0)
+            log.warning("all brokers are down: not ready until one answers (%s)", err.str())
+
+    def _probe_brokers(self, consumer: Consumer) -> None:
+        """While the brokers are down, ask for metadata once a second; clear when answered."""
+        now = time.monotonic()
+        if now - self._last_probe < 1.0:
+            return
+        self._last_probe = now
+        try:
+            consumer.list_topics(timeout=1.0)
+        except KafkaException:
+            return
+        self._brokers_down.clear()
+        metrics.READY.set(1 if self.ready else 0)
+        log.info("brokers reachable again")
 
     def _open_store(self, topic: str, partition: int) -> PartitionStore:
         if self.cfg.state_backend == "rocksdb":
@@ -184,7 +236,7 @@ class DataPlane:
                          tp.topic, tp.partition, result.records_applied, result.records_read,
                          result.seconds)
             store = CheckpointedStore(backing)
-            engine = Engine(self.rules, self.cfg.engine_config, store=store)
+            engine = Engine(self.rules, self.cfg.engine_config, store=store, offers=self.offers)
             state = backing.get_meta(META_ENGINE_STATE)
             if state is not None:
                 engine.import_state(state)
@@ -217,12 +269,13 @@ class DataPlane:
         producer_conf = dict(cfg.producer_config)
         producer_conf["delivery.report.only.error"] = True
         producer_conf["on_delivery"] = self._on_delivery_error
+        producer_conf["error_cb"] = self._on_client_error
         if cfg.exactly_once:
             producer_conf["transactional.id"] = cfg.transactional_id or f"{cfg.group_id}-worker"
         producer = Producer(producer_conf)
         if cfg.exactly_once:
             producer.init_transactions(30)
-        consumer = Consumer(dict(cfg.consumer_config))
+        consumer = Consumer({**cfg.consumer_config, "error_cb": self._on_client_error})
         self.writer = OutputWriter(
             producer, decisions_topic=cfg.decisions_topic,
             latest_decisions_topic=cfg.latest_decisions_topic,
@@ -236,6 +289,9 @@ class DataPlane:
         try:
             while not self._stop.is_set():
                 self._apply_new_rules()
+                self._apply_new_offers()
+                if self._brokers_down.is_set():
+                    self._probe_brokers(consumer)
                 msgs = self._consume_batch(consumer)
                 if msgs:
                     self._process(msgs)
@@ -277,6 +333,41 @@ class DataPlane:
             return []
         return [first, *consumer.consume(size - 1, 0)]
 
+    def _commit(self, consumer: Consumer, offsets: list[TopicPartition],
+                dirty: dict[tuple[str, int], PartitionRuntime],
+                writes: dict[tuple[str, int], dict[str, bytes | None]]) -> bool:
+        """Commit ``offsets``; on a retriable failure (broker restarting, group membership
+        lost) keep the checkpoint pending and return False.
+
+        Kept pending means: the profile writes go back to the store's pending set and the
+        pending offsets stay, so the next checkpoint produces them to the changelog again
+        (same values, newer source offset) and commits. Changelog records of the failed
+        attempt carry an offset that was never committed, so a restore skips them. If the
+        group moves the partitions meanwhile, they are dropped without a commit and their
+        next owner re-processes from the last commit (at-least-once, same bytes).
+        """
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+            return True
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            code = err.code() if isinstance(err, KafkaError) else None
+            if code not in RETRIABLE_COMMIT_ERRORS:
+                raise
+            now = time.monotonic()
+            if self._commit_failing_since is None:
+                self._commit_failing_since = now
+            elif now - self._commit_failing_since > self.cfg.commit_retry_s:
+                raise
+            metrics.READY.set(0)
+            log.warning("commit failed (%s): checkpoint kept pending and retried", exc)
+            for key, rt in dirty.items():
+                if self.partitions.get(key) is not rt:
+                    continue  # dropped meanwhile: its next owner re-processes
+                for user, raw in writes[key].items():
+                    rt.store.pending.setdefault(user, decode_profile(raw) if raw is not None else None)
+            return False
+
     def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
         """Partitions lost without a clean revoke: drop uncommitted work, do not commit."""
         self._drop_partitions(tps, "lost")
@@ -309,6 +400,16 @@ class DataPlane:
             rt.count_changes(out)
             self.writer.write(out, topic, {})
         log.info("segment definitions %s applied (%d segments)", rules.version, len(rules.segments))
+
+    def _apply_new_offers(self) -> None:
+        with self._lock:
+            catalog, self._new_offers = self._new_offers, None
+        if catalog is None:
+            return
+        self.offers = catalog
+        for rt in self.partitions.values():
+            metrics.record_outcomes(rt.engine.set_offers(catalog).outcomes)
+        log.info("offer catalogue %s applied (%d placements)", catalog.version, len(catalog))
 
     def _process(self, msgs: list[Message]) -> None:
         started = time.perf_counter()
@@ -393,8 +494,8 @@ class DataPlane:
                     f"{remaining} records undelivered after {self.cfg.flush_timeout_s}s; "
                     f"errors: {errors or 'none reported'}; offsets NOT committed"
                 )
-            if offsets:
-                consumer.commit(offsets=offsets, asynchronous=False)
+            if offsets and not self._commit(consumer, offsets, dirty, writes):
+                return  # kept pending: retried at the next checkpoint
         if self._delivery_errors:
             raise DeliveryFailed("; ".join(self._delivery_errors[:3]))
         for key, rt in dirty.items():
@@ -405,6 +506,9 @@ class DataPlane:
             rt.backing.apply(writes[key], meta)
             rt.pending_offset = None
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
+        if self._commit_failing_since is not None:
+            log.info("checkpoint committed again")
+            self._commit_failing_since = None
         metrics.STATE_USERS.set(sum(rt.backing.count() for rt in self.partitions.values()))
         metrics.record_lag(consumer, list(self.partitions))
         metrics.READY.set(1 if self.ready else 0)

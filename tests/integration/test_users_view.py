@@ -1,4 +1,5 @@
-"""`/users/{id}` is answered by the worker that owns the user's partition; others redirect."""
+"""`/users/{id}` is answered by the worker that owns the user's partition; others redirect.
+It is off unless enabled (personal data) and behind the bearer token when one is set."""
 
 from __future__ import annotations
 
@@ -21,10 +22,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _get(url: str, follow: bool = True) -> tuple[int, dict[str, str], bytes]:
+TOKEN = "s3cret-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _get(
+    url: str, follow: bool = True, headers: dict[str, str] | None = AUTH
+) -> tuple[int, dict[str, str], bytes]:
     opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_NoRedirect)
     try:
-        with opener.open(url, timeout=5) as resp:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=5) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
@@ -49,6 +56,8 @@ def test_lookup_on_either_worker_reaches_the_owner(
             env = _worker_env(topics, bootstrap_servers, group, tmp_path / f"state{i}", port,
                               "at_least_once")
             env["PERSONALIZER_PEERS"] = urls[1 - i]
+            env["PERSONALIZER_USER_VIEW_ENABLED"] = "true"
+            env["PERSONALIZER_HTTP_TOKEN"] = TOKEN
             workers.append(_start_worker(env, tmp_path / f"worker{i}.log"))
         for port in ports:
             wait_for(lambda port=port: _ready(port), 60, "worker ready")
@@ -72,6 +81,31 @@ def test_lookup_on_either_worker_reaches_the_owner(
             redirected += 1
         assert redirected == 10
         assert _get(f"{urls[0]}/users/nobody-at-all")[0] == 404
+        # the token is required for lookups and the partition map, not for the probes
+        for path in (f"/users/{users[0]}", "/partitions"):
+            no_token = _get(f"{urls[0]}{path}", headers=None)
+            assert no_token[0] == 401 and no_token[1]["WWW-Authenticate"].startswith("Bearer")
+            assert TOKEN.encode() not in no_token[2] and users[0].encode() not in no_token[2]
+            assert _get(f"{urls[0]}{path}", headers={"Authorization": "Bearer wrong"})[0] == 401
+        for path in ("/live", "/ready", "/metrics"):
+            assert _get(f"{urls[0]}{path}", headers=None)[0] == 200, path
     finally:
         for w in workers:
             stop_process(w, timeout=30)
+
+
+def test_user_view_is_off_by_default(tmp_path: Path, topic_factory, producer_factory, bootstrap_servers):
+    topics = make_topics(topic_factory, partitions=1)
+    producer = producer_factory()
+    produce_records(producer, topics.input, iter([raw(event("page_view", "alice", at(0)))]))
+    assert producer.flush(10) == 0
+    port = find_free_port()
+    env = _worker_env(topics, bootstrap_servers, unique_name("g"), tmp_path / "state", port, "at_least_once")
+    worker = _start_worker(env, tmp_path / "worker.log")
+    try:
+        wait_for(lambda: _ready(port), 60, "worker ready")
+        status, _, body = _get(f"http://127.0.0.1:{port}/users/alice", headers=None)
+        assert status == 403 and b"PERSONALIZER_USER_VIEW_ENABLED=true" in body and b"alice" not in body
+        assert _get(f"http://127.0.0.1:{port}/partitions", headers=None)[0] == 200  # no token set
+    finally:
+        stop_process(worker, timeout=30)
