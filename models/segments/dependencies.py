@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 from models.segments.compiler import is_number
 from models.segments.fields import DAYS_SINCE_FIRST_SEEN
-from models.segments.nodes import Between, Call, Compare, Field, In, Literal, Node, walk
+from models.segments.nodes import Call, Field, Literal, Node, walk
+from models.segments.timing import compared_pairs
 
 #: Touched when an event starts a new session.
 SESSIONS = "$sessions"
@@ -72,14 +73,7 @@ def _scheduled_clocks(root: Node) -> set[int]:
     """ids of the clock nodes compared only with numeric constants (the schedulable ones)."""
     scheduled: set[int] = set()
     for node in walk(root):
-        pairs: list[tuple[Node, list[Node]]] = []
-        if isinstance(node, Compare):
-            pairs = [(node.left, [node.right]), (node.right, [node.left])]
-        elif isinstance(node, Between):
-            pairs = [(node.operand, [node.low, node.high])]
-        elif isinstance(node, In):
-            pairs = [(node.operand, list(node.items))]
-        for subject, others in pairs:
+        for subject, others in compared_pairs(node):
             if _is_clock(subject) and all(isinstance(o, Literal) and is_number(o.value) for o in others):
                 scheduled.add(id(subject))
     return scheduled

@@ -93,6 +93,17 @@ def _clock(node: Node) -> tuple[str, str] | None:
     return None
 
 
+def compared_pairs(node: Node) -> list[tuple[Node, list[Node]]]:
+    """(subject, what it is compared with) for each side of a comparison node."""
+    if isinstance(node, Compare):
+        return [(node.left, [node.right]), (node.right, [node.left])]
+    if isinstance(node, Between):
+        return [(node.operand, [node.low, node.high])]
+    if isinstance(node, In):
+        return [(node.operand, list(node.items))]
+    return []
+
+
 def collect_timers(conditions: Iterable[Node]) -> Timers:
     """Collect windows and clock thresholds used anywhere in ``conditions``."""
     windows: set[int] = set()
@@ -101,14 +112,7 @@ def collect_timers(conditions: Iterable[Node]) -> Timers:
         for node in walk(root):
             if isinstance(node, Call) and node.window is not None:
                 windows.add(node.window)
-            pairs: list[tuple[Node, list[Node]]] = []
-            if isinstance(node, Compare):
-                pairs = [(node.left, [node.right]), (node.right, [node.left])]
-            elif isinstance(node, Between):
-                pairs = [(node.operand, [node.low, node.high])]
-            elif isinstance(node, In):
-                pairs = [(node.operand, list(node.items))]
-            for subject, others in pairs:
+            for subject, others in compared_pairs(node):
                 clock = _clock(subject)
                 constants = _numbers(others)
                 if clock is not None and constants:
