@@ -10,7 +10,6 @@ from typing import Any
 
 import mode
 
-from models.config import EngineConfig
 from models.segments import DEFAULT_RULES_PATH, RuleSet, load_rules
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.settings import ConfigError, Settings
@@ -48,11 +47,7 @@ def build_data_plane(settings: Settings, rules: RuleSet) -> DataPlane:
         # stable per worker instance (pod name / host + port) so a restarted worker fences
         # its previous incarnation's open transaction
         transactional_id=f"{settings.group_id}-{socket.gethostname()}-{settings.web_port}",
-        engine_config=EngineConfig(
-            consent_required=settings.consent_required,
-            pseudonymize_key=(settings.pseudonymize_key.get_secret_value().encode()
-                              if settings.pseudonymize_key is not None else None),
-        ),
+        engine_config=settings.engine_config(),
     )
     return DataPlane(cfg, rules)
 

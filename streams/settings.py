@@ -28,6 +28,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from models.config import EngineConfig
+
 __all__ = [
     "ENV_PREFIX",
     "ConfigError",
@@ -476,6 +478,15 @@ class Settings(BaseSettings):
         if self.sasl_password is not None:
             config["sasl.password"] = self.sasl_password.get_secret_value()
         return config
+
+    def engine_config(self) -> EngineConfig:
+        """The core's configuration from these settings: the worker and the replay tool use
+        the same one, so a replay makes the live worker's decisions (same pseudonyms)."""
+        key = self.pseudonymize_key
+        return EngineConfig(
+            consent_required=self.consent_required,
+            pseudonymize_key=key.get_secret_value().encode() if key is not None else None,
+        )
 
     def consumer_config(self, group_id: str | None = None) -> KafkaConfig:
         """librdkafka settings for a ``confluent_kafka.Consumer`` of this service.

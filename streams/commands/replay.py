@@ -101,7 +101,6 @@ def _records(fmt: str, inputs: tuple[Path, ...], maps: tuple[str, ...], mapping:
 
 
 def _run(evaluate: bool, **kw: Any) -> None:
-    from models.config import EngineConfig
     from models.segments import DEFAULT_RULES_PATH, RuleError, load_rules
     from streams.replay import MappingError, ReplayInputError, ReplayOptions, diff_replays, replay
     from streams.settings import ConfigError, load_settings
@@ -137,7 +136,7 @@ def _run(evaluate: bool, **kw: Any) -> None:
         batch_size=kw["batch_size"], since=_time(kw["since"], "--since"),
         until=_time(kw["until"], "--until"), limit=kw["limit"], erase_list=erase_list,
         evaluate=evaluate, state_dir=kw["state_dir"],
-        engine_config=EngineConfig(consent_required=settings.consent_required),
+        engine_config=settings.engine_config(),  # the worker's: same pseudonyms, same decisions
     )
     names = [str(p) for p in inputs] or [f"topic:{kw['topic']}"]
     out_dir: Path = kw["out_dir"]

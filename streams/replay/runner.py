@@ -315,7 +315,10 @@ def _report(summary: ReplaySummary, opts: ReplayOptions, rules: RuleSet,
             "since": _iso(opts.since), "until": _iso(opts.until), "limit": opts.limit,
             "erasure_list_users": len(opts.erase_list), "final_advance": opts.final_advance,
             "rules_version": rules.version, "segments": list(rules.segment_ids()),
-            "engine_config": msgspec.to_builtins(opts.engine_config),
+            "engine_config": {  # the pseudonymization key is a secret: never in a report
+                **msgspec.to_builtins(opts.engine_config),
+                "pseudonymize_key": None if opts.engine_config.pseudonymize_key is None else "**********",
+            },
         },
     }
     if evaluator is not None:

@@ -237,3 +237,30 @@ def test_rocksdb_state_dir_gives_the_same_outputs(small_log: Path, tmp_path: Pat
     assert any((tmp_path / "state").iterdir())
     with pytest.raises(ReplayInputError, match="must be empty"):
         run(small_log, tmp_path / "c", state_dir=tmp_path / "state")
+
+
+def test_cli_replay_pseudonymizes_like_the_worker_and_keeps_the_key_out_of_the_report(
+    small_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models.privacy import pseudonymize
+
+    monkeypatch.setenv("PERSONALIZER_PSEUDONYMIZE_KEY", "pepper-for-test")
+    out = tmp_path / "pseudo"
+    result = CliRunner().invoke(replay_command, [str(small_log), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    decisions = [msgspec.json.decode(line, type=Decision) for line in lines(out / "decisions.jsonl")]
+    raw_users = set()
+    for line in lines(small_log):
+        try:
+            ev = msgspec.json.decode(line)
+        except msgspec.DecodeError:  # the log has malformed lines on purpose
+            continue
+        key = ev.get("user_id") or ev.get("anonymous_id") if isinstance(ev, dict) else None
+        if isinstance(key, str):
+            raw_users.add(key)
+    seen = {d.user_id for d in decisions}
+    assert decisions and raw_users and not seen & raw_users
+    assert seen <= {pseudonymize(b"pepper-for-test", u) for u in raw_users}
+    report = (out / "report.json").read_bytes()
+    assert b"pepper-for-test" not in report
+    assert msgspec.json.decode(report)["options"]["engine_config"]["pseudonymize_key"] == "**********"
