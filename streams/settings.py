@@ -288,6 +288,35 @@ class Settings(BaseSettings):
             "outputs (see README, Privacy). A secret: never logged or shown. Unset: raw ids."
         ),
     )
+    offer_epsilon: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description=(
+            "Exploration rate of the offer bandits (every variant keeps a propensity >= "
+            "epsilon / variants)."
+        ),
+    )
+    offer_attribution_window_s: float = Field(
+        default=86_400.0, gt=0.0,
+        description=(
+            "Seconds of event time a decision waits for a click or conversion; when the window "
+            "closes without one, the variant is learned with reward 0. Later feedback is "
+            "counted, not learned."
+        ),
+    )
+    offer_cap: int | None = Field(
+        default=None, ge=1,
+        description="Most offers shown per user and placement within `offer_cap_window_s`; unset: no cap.",
+    )
+    offer_cap_window_s: float = Field(
+        default=86_400.0, gt=0.0, description="Window of the frequency cap, seconds of event time.",
+    )
+    offer_cooldown_s: float = Field(
+        default=0.0, ge=0.0,
+        description=(
+            "No offer on a placement for this many seconds after the user clicked or "
+            "converted on it."
+        ),
+    )
 
     # --- Web and logging --------------------------------------------------------------
     web_host: str = Field(
@@ -486,6 +515,10 @@ class Settings(BaseSettings):
         return EngineConfig(
             consent_required=self.consent_required,
             pseudonymize_key=key.get_secret_value().encode() if key is not None else None,
+            offer_epsilon=self.offer_epsilon,
+            offer_attribution_window_s=self.offer_attribution_window_s,
+            offer_cap=self.offer_cap, offer_cap_window_s=self.offer_cap_window_s,
+            offer_cooldown_s=self.offer_cooldown_s,
         )
 
     def consumer_config(self, group_id: str | None = None) -> KafkaConfig:
