@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
+from benchmarks.scaling import committed_total
 from streams.broker import EmbeddedBroker, find_free_port
 from streams.process import stop_process
 from streams.settings import Settings
@@ -69,15 +70,6 @@ def events(users: int) -> Iterator[tuple[bytes, bytes]]:
               "event_time": datetime.now(UTC).isoformat(), "properties": props}
         yield user.encode(), orjson.dumps(ev)
         n += 1
-
-
-def committed_total(settings: Settings, topic: str, partitions: int, group: str) -> int:
-    consumer = Consumer(settings.consumer_config(group_id=group))
-    try:
-        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-        return sum(max(tp.offset, 0) for tp in tps)
-    finally:
-        consumer.close()
 
 
 def distinct_decisions(settings: Settings, topic: str, partitions: int) -> tuple[int, int]:

@@ -255,22 +255,22 @@ def record_outputs(out: BatchOutput, source_topic: str, now: float) -> None:
         SEGMENT_MEMBERS.labels(c.segment_id).inc(1 if c.change == "entered" else -1)
     for dl in out.dead_letters:
         DEAD_LETTERS.labels(dl.reason).inc()
-    for outcome, n in sorted(out.outcomes.items()):
-        if outcome.startswith(_OFFER_OUTCOMES):
-            OFFER_FEEDBACK.labels(outcome).inc(n)
-        else:
-            EVENTS.labels(source_topic, outcome).inc(n)
+    record_outcomes(out.outcomes, source_topic)
 
 
 #: Outcome-key prefixes of the offer layer (not consumed-record outcomes).
 _OFFER_OUTCOMES = ("feedback_", "attribution_")
 
 
-def record_outcomes(outcomes: dict[str, int]) -> None:
-    """Offer outcomes of an engine call that consumed no record (e.g. a new catalogue)."""
+def record_outcomes(outcomes: dict[str, int], source_topic: str | None = None) -> None:
+    """Count an engine call's outcomes: offer outcomes on their own counter, the others
+    per consumed record of ``source_topic`` (None: a call that consumed no record, e.g. a
+    new catalogue, has only offer outcomes to count)."""
     for outcome, n in sorted(outcomes.items()):
         if outcome.startswith(_OFFER_OUTCOMES):
             OFFER_FEEDBACK.labels(outcome).inc(n)
+        elif source_topic is not None:
+            EVENTS.labels(source_topic, outcome).inc(n)
 
 
 def record_core_time(events: int, seconds: float) -> None:
