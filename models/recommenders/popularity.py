@@ -1,10 +1,12 @@
 """Per-segment item popularity with exponential time decay (forward decay).
 
-The ranked list per segment (its best ``cache_size`` items) is cached: it is rebuilt from
-every score when an item outside it overtakes its last entry; otherwise only the cached
-items are re-sorted, every ``refresh_every`` updates (the order *inside* the cached list may
-lag that many updates). Stored scores only grow, so an item outside the list that has not
-passed the last entry's score at the rebuild (the ``floor``) cannot belong in it.
+Each segment keeps its best ``cache_size`` items as a list sorted by score, maintained
+exactly as interactions arrive: stored scores only grow, so an interaction moves its item
+up the list (a few swaps), and an item outside the list enters it only by passing the
+last entry, which it then replaces. Every item outside the list scores at most the last
+entry, so the list always is the top of the segment. Reading a ranking changes nothing;
+ties keep the order in which items reached the score (event order), so a restored engine
+ranks exactly as a live one.
 
 Scores are stored forward-decayed: an interaction of weight ``w`` at time ``t`` adds
 ``w * 2 ** ((t - anchor) / half_life)``. Ranking by stored score equals ranking by
@@ -30,11 +32,6 @@ from models.recommenders.decay import forward_gain
 #: Pseudo-segment holding global popularity (every interaction counts there too).
 GLOBAL = "*"
 
-#: ``stale`` value meaning "an outsider overtook the cached list: rebuild from all scores"
-#: (kept in the serialized ``stale`` map so a restored engine ranks exactly as a live one).
-OVERTAKEN = 1 << 40
-
-
 
 class PopularityState(msgspec.Struct, kw_only=True):
     """Serializable learned state of :class:`SegmentPopularity` (msgpack, no pickle)."""
@@ -43,19 +40,19 @@ class PopularityState(msgspec.Struct, kw_only=True):
     scores: dict[str, dict[str, float]]
     totals: dict[str, float]
     category: dict[str, str | None]
+    #: Per segment, its best items in rank order (exact when ``exact``).
     top: dict[str, list[str]]
-    floor: dict[str, float]
-    stale: dict[str, int]
+    #: Written by releases before the exact top lists (lagging order); ignored now.
+    floor: dict[str, float] = {}
+    stale: dict[str, int] = {}
+    #: False for state written before the top lists were exact: rebuilt on load.
+    exact: bool = False
 
 
 class SegmentPopularity:
-    def __init__(
-        self, half_life_days: float = 7.0, max_items: int = 500, refresh_every: int = 256,
-        cache_size: int = 100,
-    ) -> None:
+    def __init__(self, half_life_days: float = 7.0, max_items: int = 500, cache_size: int = 100) -> None:
         self.half_life_days = half_life_days
         self.max_items = max_items
-        self.refresh_every = refresh_every
         self.cache_size = cache_size
         self._anchor: float | None = None
         self._scores: dict[str, dict[str, float]] = {}
@@ -63,8 +60,6 @@ class SegmentPopularity:
         self._category: dict[str, str | None] = {}
         self._top: dict[str, list[str]] = {}
         self._top_set: dict[str, set[str]] = {}
-        self._floor: dict[str, float] = {}
-        self._stale: dict[str, int] = {}
 
     def _gain(self, ts: float) -> float:
         self._anchor, gain, factor = forward_gain(self._anchor, ts, self.half_life_days)
@@ -74,8 +69,6 @@ class SegmentPopularity:
                     scores[item] *= factor
             for seg in self._totals:
                 self._totals[seg] *= factor
-            for seg in self._floor:
-                self._floor[seg] *= factor
         return gain
 
     def learn_one(
@@ -89,44 +82,51 @@ class SegmentPopularity:
             scores = self._scores.get(seg)
             if scores is None:
                 scores = self._scores[seg] = {}
+                self._top[seg] = []
+                self._top_set[seg] = set()
             score = scores[item_id] = scores.get(item_id, 0.0) + gain
             self._totals[seg] = self._totals.get(seg, 0.0) + gain
-            top_set = self._top_set.get(seg)
-            if top_set is not None and item_id not in top_set:
-                if len(top_set) < self.cache_size:  # room in the cached top: join it now
-                    top_set.add(item_id)
-                    self._top[seg].append(item_id)
-                elif score > self._floor.get(seg, 0.0):  # a newcomer overtook the last entry
-                    self._stale[seg] = OVERTAKEN
-            self._stale[seg] = self._stale.get(seg, self.refresh_every) + 1
+            top, top_set = self._top[seg], self._top_set[seg]
+            if item_id in top_set:
+                i = top.index(item_id)
+            elif len(top) < self.cache_size:
+                top_set.add(item_id)
+                top.append(item_id)
+                i = len(top) - 1
+            elif score > scores[top[-1]]:  # it passed the last entry: it takes its place
+                top_set.discard(top[-1])
+                top_set.add(item_id)
+                i = len(top) - 1
+                top[i] = item_id
+            else:
+                i = 0
+            while i > 0 and scores[top[i - 1]] < score:  # move up past lower scores
+                top[i] = top[i - 1]
+                i -= 1
+                top[i] = item_id
             if len(scores) > 2 * self.max_items:
                 self._prune(seg)
 
     def _prune(self, seg: str) -> None:
+        """Keep the segment's top list and its best other items, ``max_items`` in all."""
         scores = self._scores[seg]
-        keep = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_items]
-        self._scores[seg] = dict(keep)
-        live = set()
+        top_set = self._top_set[seg]
+        rest = sorted(((-s, k) for k, s in scores.items() if k not in top_set))
+        keep = set(top_set)
+        keep.update(k for _, k in rest[: max(0, self.max_items - len(top_set))])
+        self._scores[seg] = {k: s for k, s in scores.items() if k in keep}
+        live: set[str] = set()
         for s in self._scores.values():
             live.update(s)
         self._category = {k: v for k, v in self._category.items() if k in live}
 
-    def _ranked(self, seg: str) -> list[str]:
-        stale = self._stale.get(seg, 0)
-        if stale < self.refresh_every and seg in self._top:
-            return self._top[seg]
+    def _rebuild(self, seg: str) -> None:
+        """The top list from every score (state from an older release, a forgotten item)."""
         scores = self._scores.get(seg, {})
-        if stale >= OVERTAKEN or seg not in self._top:
-            # ties keep the scores' insertion order (deterministic: event order, kept by
-            # the msgpack state), which spares a Python key function over every item
-            top = heapq.nlargest(self.cache_size, scores, key=scores.__getitem__)
-            self._top_set[seg] = set(top)
-            self._floor[seg] = scores[top[-1]] if len(top) == self.cache_size else 0.0
-        else:  # only the order inside the list may have changed
-            top = sorted(self._top[seg], key=lambda item: scores.get(item, 0.0), reverse=True)
+        # ties keep the scores' insertion order (deterministic: event order, kept by msgpack)
+        top = heapq.nlargest(self.cache_size, scores, key=scores.__getitem__)
         self._top[seg] = top
-        self._stale[seg] = 0
-        return top
+        self._top_set[seg] = set(top)
 
     def top(
         self, segment: str, k: int, exclude: Container[str] = ()
@@ -136,11 +136,12 @@ class SegmentPopularity:
         if not scores:
             return []
         total = self._totals[segment] or 1.0
+        category = self._category
         out = []
-        for item in self._ranked(segment):
-            if item in exclude or item not in scores:
+        for item in self._top[segment]:
+            if item in exclude:
                 continue
-            out.append((item, scores[item] / total, self._category.get(item)))
+            out.append((item, scores[item] / total, category.get(item)))
             if len(out) == k:
                 break
         return out
@@ -148,7 +149,7 @@ class SegmentPopularity:
     def to_state(self) -> PopularityState:
         return PopularityState(
             anchor=self._anchor, scores=self._scores, totals=self._totals,
-            category=self._category, top=self._top, floor=self._floor, stale=self._stale,
+            category=self._category, top=self._top, exact=True,
         )
 
     def load_state(self, state: PopularityState) -> None:
@@ -158,8 +159,9 @@ class SegmentPopularity:
         self._category = state.category
         self._top = state.top
         self._top_set = {seg: set(items) for seg, items in state.top.items()}
-        self._floor = state.floor
-        self._stale = state.stale
+        for seg in self._scores:
+            if not state.exact or seg not in self._top:
+                self._rebuild(seg)
 
     def category_of(self, item_id: str) -> str | None:
         return self._category.get(item_id)
@@ -172,5 +174,6 @@ class SegmentPopularity:
         for seg, scores in self._scores.items():
             if item_id in scores:
                 self._totals[seg] -= scores.pop(item_id)
-                self._stale[seg] = OVERTAKEN
+                if item_id in self._top_set[seg]:
+                    self._rebuild(seg)
         self._category.pop(item_id, None)
