@@ -40,6 +40,8 @@ app = faust.App(
     web_host=settings.web_host,
     web_port=settings.web_port,
     store="memory://",
+    # Faust's own data dir beside the state stores, never in the working directory.
+    datadir=str(settings.state_dir / "faust"),
     topic_partitions=settings.partitions,
     broker_session_timeout=6.0,
     broker_heartbeat_interval=0.5,
