@@ -3,21 +3,18 @@
 :func:`predict_before` asks the engine's own policy (same candidate rules: the same
 exclusions of bought and in-cart items, the same consent handling) for the user's top-k
 at the engine's current state, and the global-popularity baseline with exactly the same
-rules (the same policy with no segments). It changes nothing: the popularity model's
-ranking cache is restored afterwards, so decisions of a replay with evaluation are
-byte-identical to one without.
+rules (the same policy with no segments). It changes nothing (reading a popularity
+ranking is pure), so decisions of a replay with evaluation are byte-identical to one
+without.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import NamedTuple
 
 from models.engine import Engine
 from models.policies.context import DecisionContext
 from models.profiles.update import new_profile
-from models.recommenders.popularity import SegmentPopularity
 
 __all__ = ["Prediction", "predict_before"]
 
@@ -31,19 +28,6 @@ class Prediction(NamedTuple):
     segments: tuple[str, ...]
     #: Items excluded from both (already bought, in the cart).
     excluded: frozenset[str]
-
-
-@contextmanager
-def _frozen_ranking(engine: Engine) -> Iterator[None]:
-    """Restore the ranking caches of every popularity model the engine holds (reading a
-    ranking may refresh its cache, which would change later decisions)."""
-    pops = [v for v in vars(engine).values() if isinstance(v, SegmentPopularity)]
-    saved = [(dict(p._top), dict(p._top_set), dict(p._floor), dict(p._stale)) for p in pops]
-    try:
-        yield
-    finally:
-        for pop, (top, top_set, floor, stale) in zip(pops, saved, strict=True):
-            pop._top, pop._top_set, pop._floor, pop._stale = top, top_set, floor, stale
 
 
 def predict_before(engine: Engine, user: str, ts: float, placement: str = "order_confirmation") -> Prediction:
@@ -62,8 +46,7 @@ def predict_before(engine: Engine, user: str, ts: float, placement: str = "order
                           segment_names=names, personalization_allowed=allowed, now=now)
     base_ctx = DecisionContext(user_id=user, placement=placement, profile=profile, segments=(),
                                segment_names=names, personalization_allowed=allowed, now=now)
-    with _frozen_ranking(engine):
-        model = [r.item_id for r in engine.policy.decide(ctx).recommendations]
-        baseline = [r.item_id for r in engine.policy.decide(base_ctx).recommendations]
+    model = [r.item_id for r in engine.policy.decide(ctx).recommendations]
+    baseline = [r.item_id for r in engine.policy.decide(base_ctx).recommendations]
     excluded = frozenset(profile.purchased) | frozenset(profile.cart) if allowed else frozenset()
     return Prediction(model, baseline, segments, excluded)

@@ -13,6 +13,11 @@ Segments: sizes at the end of each bucket and entries/exits per bucket (from the
 segment changes); per segment, decisions shown to members, purchases by members
 (membership just before the purchase), revenue and conversion (purchases / decisions).
 
+Sections (:mod:`models.evaluation.sections`: bandit policy value, experiment lift) see
+every decision, the ``feedback`` and ``purchase`` events (:meth:`PrequentialEvaluator.
+observe_event`) and, at the end, the engines' offer catalogue, attribution window and
+learned bandits (:meth:`PrequentialEvaluator.observe_engines`).
+
 >>> ev = PrequentialEvaluator(k=2, bucket="day")
 >>> ev.observe_purchase(10.0, ["a"], 5.0, ("vip",), ["a", "b"], ["c", "d"], frozenset())
 >>> r = ev.report()
@@ -27,11 +32,13 @@ from datetime import datetime
 from typing import Any
 
 from models.engine.batch import BatchOutput
+from models.engine.engine import Engine
 from models.evaluation.buckets import bucket_function
-from models.evaluation.sections import DEFAULT_SECTIONS, Section
+from models.evaluation.sections import DEFAULT_SECTIONS, FinalState, Section
+from schemas.events import EventBase
 from schemas.outputs import Decision
 
-__all__ = ["PROTOCOL", "PrequentialEvaluator"]
+__all__ = ["PROTOCOL", "PrequentialEvaluator", "final_state"]
 
 PROTOCOL = (
     "prequential (predict, then learn) in event-time order; at each purchase, before it is "
@@ -145,6 +152,22 @@ class PrequentialEvaluator:
             counts = b.entered if c.change == "entered" else b.exited
             counts[c.segment_id] = counts.get(c.segment_id, 0) + 1
 
+    def observe_event(self, event: EventBase, user: str) -> None:
+        """A ``feedback`` or ``purchase`` event for the sections; ``user``: the engine's key
+        of its user (``Engine.user_key``). Feed each event once (not the duplicates the
+        engine skips); order relative to the decisions does not matter."""
+        for section in self.sections:
+            section.observe_event(event, user)
+
+    def observe_engines(self, engines: Sequence[Engine]) -> None:
+        """At the end: the engines' offer catalogue, attribution window, event time and
+        learned bandits (pooled over the engines) for the sections."""
+        self.observe_final(final_state(engines))
+
+    def observe_final(self, final: FinalState) -> None:
+        for section in self.sections:
+            section.observe_final(final)
+
     def _observe_decision(self, d: Decision) -> None:
         self._decisions += 1
         for seg in d.segments or (_NO_SEGMENT,):
@@ -215,3 +238,26 @@ class PrequentialEvaluator:
             "per_segment": per_segment,
             "sections": {s.name: {"title": s.title, **s.result()} for s in self.sections},
         }
+
+
+def final_state(engines: Sequence[Engine]) -> FinalState:
+    """The :class:`FinalState` of partition engines: the earliest of their event times, the
+    first engine's catalogue and window (every engine has the same), and the bandit means
+    pooled over the engines (sum of rewards / rewards per context and variant)."""
+    marks = [e.watermark for e in engines if e.watermark is not None]
+    if not engines:
+        return FinalState(end_time=None)
+    first = engines[0]
+    arms = {p.id: p.variant_ids() for p in first.offers.catalog}
+    pooled: dict[str, dict[str, list[float]]] = {}
+    for e in engines:
+        for ctx, state in e.offers.to_state().bandits.items():
+            cells = pooled.setdefault(ctx, {})
+            for arm, n in state.counts.items():
+                cell = cells.setdefault(arm, [0.0, 0.0])
+                cell[0] += n
+                cell[1] += state.sums.get(arm, 0.0)
+    means = {ctx: {arm: cells[arm][1] / cells[arm][0] for arm in sorted(cells) if cells[arm][0]}
+             for ctx, cells in sorted(pooled.items())}
+    return FinalState(end_time=min(marks) if marks else None,
+                      window_s=first.config.offer_attribution_window_s, arms=arms, bandit_means=means)

@@ -18,9 +18,10 @@ decisions (the experiment's holdout gets the default variant):
 - ``click_rate_vs_best``: per group, the mean known click rate of the chosen variants
   (and the realized click rate) over the best variant's rate (target >= 0.9);
 - ``ips``: the inverse-propensity estimate of a uniform-random policy's click rate from
-  all logged treatment decisions, ``mean(1/K / propensity * click)``, against its true
-  value (the mean over groups of the mean rate across variants, weighted by each group's
-  share of those decisions; target within 10%);
+  all logged treatment decisions, ``mean(1/K / propensity * click)``
+  (:func:`models.evaluation.ips`, with SNIPS and doubly robust beside it), against its
+  true value (the mean over groups of the mean rate across variants, weighted by each
+  group's share of those decisions; target within 10%);
 - ``holdout``: control vs treatment click rate from :func:`models.offers.lift.lift_report`.
 
 >>> res = simulate_bandit(BanditSimulation(users=300, sessions=3))
@@ -42,6 +43,7 @@ import msgspec
 from models.config import EngineConfig
 from models.engine.batch import InputRecord
 from models.engine.engine import Engine
+from models.evaluation.policy_value import Logged, RewardModel, doubly_robust, ips, snips, uniform_policy
 from models.offers.catalog import OfferCatalog
 from models.offers.lift import LiftReport
 from models.segments import parse_rules
@@ -117,6 +119,15 @@ def catalog(holdout: float) -> OfferCatalog:
     return OfferCatalog.from_records([rec])
 
 
+def engine_config(sim: BanditSimulation) -> EngineConfig:
+    """The engine configuration of a simulation run (to replay its recorded log)."""
+    cats = tuple(g.category for g in sim.groups)
+    return EngineConfig(
+        seed=sim.seed, offer_epsilon=sim.epsilon, offer_context=sim.context,
+        offer_segments=tuple(f"likes_{c}" for c in cats), **dict(sim.engine),
+    )
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(T0 + t, UTC).isoformat()
 
@@ -152,15 +163,15 @@ def _schedule(sim: BanditSimulation, rng: random.Random) -> tuple[list[tuple[flo
     return events, groups
 
 
-def run(sim: BanditSimulation) -> dict[str, Any]:
-    """Run the closed loop; returns the logged decisions and the lift report."""
+def run(sim: BanditSimulation, record: bool = False) -> dict[str, Any]:
+    """Run the closed loop; returns the logged decisions and the lift report, and with
+    ``record`` the input log (``events``: every record the engine read, in order, feedback
+    included; replaying it with the same rules, config and catalogue on one partition gives
+    the same decisions) and each user's group (``groups``, by user id)."""
     rng = random.Random(sim.seed)
     events, groups = _schedule(sim, rng)
     cats = tuple(g.category for g in sim.groups)
-    config = EngineConfig(
-        seed=sim.seed, offer_epsilon=sim.epsilon, offer_context=sim.context,
-        offer_segments=tuple(f"likes_{c}" for c in cats), **dict(sim.engine),
-    )
+    config = engine_config(sim)
     engine = Engine(parse_rules(rules_text(cats)), config, offers=catalog(sim.holdout))
     click_rng = random.Random(sim.seed * 1_000_003 + 1)
     queue: list[tuple[float, int, bytes]] = list(events)
@@ -170,11 +181,14 @@ def run(sim: BanditSimulation) -> dict[str, Any]:
     lift = LiftReport()
     outcomes: dict[str, int] = {}
     k = len(VARIANTS)
+    recorded: list[bytes] = []
     while queue:
         start = queue[0][0]
         batch: list[InputRecord] = []
         while queue and queue[0][0] < start + sim.batch_s:
             batch.append(InputRecord(heapq.heappop(queue)[2]))
+        if record:
+            recorded.extend(r.raw for r in batch)
         out = engine.process_many(batch)
         for name, n in out.outcomes.items():
             outcomes[name] = outcomes.get(name, 0) + n
@@ -205,8 +219,12 @@ def run(sim: BanditSimulation) -> dict[str, Any]:
     out = engine.advance_to(T0 + max(e[0] for e in events) + 2 * config.offer_attribution_window_s)
     for name, n in out.outcomes.items():
         outcomes[name] = outcomes.get(name, 0) + n
-    return {"log": log, "lift": lift.report(), "outcomes": dict(sorted(outcomes.items())), "k": k,
-            "engine": engine}
+    res = {"log": log, "lift": lift.report(), "outcomes": dict(sorted(outcomes.items())), "k": k,
+           "engine": engine}
+    if record:
+        res["events"] = recorded
+        res["groups"] = {f"u{u}": g for u, g in enumerate(groups)}
+    return res
 
 
 def _ratio(a: float, b: float) -> float:
@@ -217,7 +235,6 @@ def simulate_bandit(sim: BanditSimulation = BanditSimulation()) -> dict[str, Any
     """Run the simulation and measure the two bandit targets and the holdout lift."""
     res = run(sim)
     log: list[dict[str, Any]] = res["log"]
-    k: int = res["k"]
     treat = [r for r in log if not r["control"]]
     cut = sorted(r["t"] for r in log)[int(len(log) * sim.warmup_fraction)] if log else 0.0
     after = [r for r in treat if r["t"] >= cut]
@@ -235,11 +252,13 @@ def simulate_bandit(sim: BanditSimulation = BanditSimulation()) -> dict[str, Any
             "best_variant_share": round(
                 sum(r["variant"] == VARIANTS[g.rates.index(best)] for r in rows) / n, 4) if n else 0.0,
         }
-    # IPS of the uniform-random policy over every logged treatment decision
+    # IPS (SNIPS, DR) of the uniform-random policy over every logged treatment decision
     n = len(treat)
-    ips = sum((1.0 / k) / r["propensity"] * r["clicked"] for r in treat) / n if n else 0.0
-    wsum = sum((1.0 / k) / r["propensity"] for r in treat)
-    snips = sum((1.0 / k) / r["propensity"] * r["clicked"] for r in treat) / wsum if wsum else 0.0
+    logs = [Logged(f"home|{r['context']}", r["variant"], r["propensity"], float(r["clicked"]), VARIANTS)
+            for r in treat]
+    uni_ips = ips(logs, uniform_policy)
+    uni_snips = snips(logs, uniform_policy)
+    uni_dr = doubly_robust(logs, uniform_policy, RewardModel.fit(logs))
     shares = [sum(r["group"] == gi for r in treat) / n if n else 0.0 for gi in range(len(sim.groups))]
     truth = sum(s * sum(g.rates) / len(g.rates) for s, g in zip(shares, sim.groups, strict=True))
     truth_config = sum(g.share * sum(g.rates) / len(g.rates) for g in sim.groups) / sum(
@@ -252,9 +271,13 @@ def simulate_bandit(sim: BanditSimulation = BanditSimulation()) -> dict[str, Any
         "decisions": {"total": len(log), "treatment": n, "control": len(log) - n,
                       "after_warmup_treatment": len(after)},
         "click_rate_vs_best": per_group,
-        "ips": {"uniform_policy_estimate": round(ips, 5), "snips_estimate": round(snips, 5),
+        "ips": {"uniform_policy_estimate": round(uni_ips.value, 5),
+                "uniform_policy_ci": [round(uni_ips.low, 5), round(uni_ips.high, 5)],
+                "snips_estimate": round(uni_snips.value, 5), "dr_estimate": round(uni_dr.value, 5),
+                "dr_ci": [round(uni_dr.low, 5), round(uni_dr.high, 5)],
                 "truth": round(truth, 5), "truth_config_shares": round(truth_config, 5),
-                "relative_error": round(abs(ips - truth) / truth, 4) if truth else 0.0,
+                "relative_error": round(abs(uni_ips.value - truth) / truth, 4) if truth else 0.0,
+                "dr_relative_error": round(abs(uni_dr.value - truth) / truth, 4) if truth else 0.0,
                 "logged_decisions": n},
         "holdout": {
             "treatment_click_rate": exp.get("treatment", {}).get("click_rate"),
@@ -284,4 +307,5 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-__all__ = ["DEFAULT_GROUPS", "BanditSimulation", "Group", "catalog", "rules_text", "run", "simulate_bandit"]
+__all__ = ["DEFAULT_GROUPS", "BanditSimulation", "Group", "catalog", "engine_config", "rules_text", "run",
+           "simulate_bandit"]

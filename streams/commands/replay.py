@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
+
+if TYPE_CHECKING:
+    from models.offers import OfferCatalog
 
 __all__ = ["evaluate_command", "replay_command"]
 
@@ -62,6 +65,9 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="File of erased user ids, one per line: none of their events is replayed."),
         click.option("--segments", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Segment definitions (default PERSONALIZER_SEGMENTS_FILE, else shipped)."),
+        click.option("--offers", "offers_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Offer catalogue (the YAML/JSON list `personalizer control publish-offers` "
+                          "takes, validated the same way) every engine starts with."),
         click.option("--what-if", "what_if", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Also replay with these segment definitions and write what_if.json: users "
                           "that would change segment, decisions that would differ."),
@@ -122,6 +128,7 @@ def _run(evaluate: bool, **kw: Any) -> None:
         what_if_rules = load_rules(kw["what_if"]) if kw["what_if"] else None
     except (RuleError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+    offers = _offers(kw["offers_file"], settings.offers_topic) if kw["offers_file"] else None
     erase_list: tuple[str, ...] = ()
     if kw["erasures"]:
         lines = Path(kw["erasures"]).read_text(encoding="utf-8").splitlines()
@@ -137,6 +144,7 @@ def _run(evaluate: bool, **kw: Any) -> None:
         until=_time(kw["until"], "--until"), limit=kw["limit"], erase_list=erase_list,
         evaluate=evaluate, state_dir=kw["state_dir"],
         engine_config=settings.engine_config(),  # the worker's: same pseudonyms, same decisions
+        offers=offers,
     )
     names = [str(p) for p in inputs] or [f"topic:{kw['topic']}"]
     out_dir: Path = kw["out_dir"]
@@ -167,6 +175,22 @@ def _run(evaluate: bool, **kw: Any) -> None:
         click.echo(f"what-if: {diff['users']['changed_segments']} users would change segment, "
                    f"{diff['decisions']['differ']} of {diff['decisions']['compared']} decisions differ "
                    f"({out_dir / 'what_if.json'})")
+
+
+def _offers(path: Path, topic: str) -> OfferCatalog:
+    """The catalogue of an offers file, parsed and validated exactly as ``control
+    publish-offers`` does (then folded like the control plane folds the topic)."""
+    from streams.control.errors import ControlError
+    from streams.control.offers import OffersState
+    from streams.control.publish import FileError, offer_records
+
+    state = OffersState(topic)
+    try:
+        for key, value in offer_records(path, topic):
+            state.apply(key, value)
+    except (FileError, ControlError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return state.catalog
 
 
 class _progress:

@@ -36,12 +36,13 @@ import msgspec
 from models.config import EngineConfig
 from models.engine import BatchOutput, Engine, InputRecord
 from models.evaluation import PrequentialEvaluator, choose_bucket, predict_before
+from models.offers.catalog import OfferCatalog
 from models.profiles.profile import Profile
 from models.segments import RuleSet
 from models.state.codec import decode_profile
 from models.state.memory import MemoryStore
 from schemas.decode import Rejection, decode_event
-from schemas.events import Purchase
+from schemas.events import Feedback, Purchase
 from streams.partitioning import partition_for
 from streams.replay.errors import ReplayInputError
 from streams.replay.sources import RawRecord
@@ -75,6 +76,8 @@ class ReplayOptions:
     #: After the last event, move every partition's event time to the log's last event
     #: time, so time-based exits due by then happen (the live worker's idle tick).
     final_advance: bool = True
+    #: The offer catalogue every engine starts with (``--offers``; None: no offers).
+    offers: OfferCatalog | None = None
 
 
 class ReplaySummary(msgspec.Struct, kw_only=True):
@@ -193,7 +196,7 @@ def replay(
         bucket = opts.bucket or choose_bucket(staged.min_ts, staged.max_ts)
         evaluator = PrequentialEvaluator(k=opts.engine_config.recommendations, bucket=bucket)
     stores = _Stores(opts.partitions, opts.state_dir)
-    engines = [Engine(rules, opts.engine_config, store=s) for s in stores.stores]
+    engines = [Engine(rules, opts.engine_config, store=s, offers=opts.offers) for s in stores.stores]
     pending: list[list[InputRecord]] = [[] for _ in range(opts.partitions)]
     sink = _Sink(out_dir, evaluator)
     part_cache: dict[str, int] = {}
@@ -231,6 +234,8 @@ def replay(
                 flush(p)
                 _evaluate_purchase(engines[p], evaluator, sink, raw, key, ts)
                 stores.after_batch(p)
+            elif evaluator is not None and etype == "feedback" and key is not None:
+                _observe_feedback(engines[p], evaluator, raw, key)
             pending[p].append(InputRecord(raw, position))
             if len(pending[p]) >= batch_size:
                 flush(p)
@@ -241,6 +246,8 @@ def replay(
                 if engine.watermark is not None:
                     sink.write(engine.advance_to(staged.max_ts))
                     stores.after_batch(p)
+        if evaluator is not None:
+            evaluator.observe_engines(engines)  # catalogue, window, learned bandits: policy value
         if progress is not None:
             progress("replay", done, total)
         sink.close()
@@ -293,6 +300,14 @@ def _evaluate_purchase(engine: Engine, evaluator: PrequentialEvaluator, sink: _S
     items = [line.item_id for line in ev.properties.items]
     evaluator.observe_purchase(ts, items, ev.properties.revenue, pred.segments, pred.model,
                                pred.baseline, pred.excluded)
+    evaluator.observe_event(ev, engine.user_key(user))  # revenue for experiment lift
+
+
+def _observe_feedback(engine: Engine, evaluator: PrequentialEvaluator, raw: bytes, user: str) -> None:
+    """Feedback for the policy-value and lift sections (rewards of logged variants)."""
+    ev = decode_event(raw)
+    if isinstance(ev, Feedback) and ev.user_key == user:
+        evaluator.observe_event(ev, engine.user_key(user))
 
 
 def _write_profiles(path: Path, partitions: list[Iterator[tuple[str, Profile]]]) -> int:
@@ -315,6 +330,8 @@ def _report(summary: ReplaySummary, opts: ReplayOptions, rules: RuleSet,
             "since": _iso(opts.since), "until": _iso(opts.until), "limit": opts.limit,
             "erasure_list_users": len(opts.erase_list), "final_advance": opts.final_advance,
             "rules_version": rules.version, "segments": list(rules.segment_ids()),
+            "offers": None if opts.offers is None else {
+                "version": opts.offers.version, "placements": list(opts.offers.placement_ids())},
             "engine_config": {  # the pseudonymization key is a secret: never in a report
                 **msgspec.to_builtins(opts.engine_config),
                 "pseudonymize_key": None if opts.engine_config.pseudonymize_key is None else "**********",

@@ -27,9 +27,13 @@ def test_chosen_variants_reach_90_percent_of_best_in_hindsight_per_group(report)
 
 
 def test_ips_estimate_of_uniform_policy_within_10_percent(report):
-    ips = report["ips"]
+    ips = report["ips"]  # models.evaluation.policy_value, the estimators of `personalizer evaluate`
     assert ips["logged_decisions"] > 50_000
     assert abs(ips["uniform_policy_estimate"] - ips["truth"]) <= 0.1 * ips["truth"], ips
+    assert abs(ips["dr_estimate"] - ips["truth"]) <= 0.1 * ips["truth"], ips
+    # seed 7: IPS 0.1765 [0.1697, 0.1832], DR 0.1761 [0.1698, 0.1825], truth 0.1750
+    assert ips["uniform_policy_ci"][0] <= ips["truth"] <= ips["uniform_policy_ci"][1], ips
+    assert ips["dr_ci"][0] <= ips["truth"] <= ips["dr_ci"][1], ips
 
 
 def test_holdout_shows_positive_lift_and_everything_is_attributed(report):
