@@ -55,8 +55,9 @@ from models.recommenders.hybrid import HybridRecommender
 from models.recommenders.popularity import PopularityState, SegmentPopularity
 from models.recommenders.ranker import Ranker, RankerState
 from models.segments import RuleSet
-from models.segments.dependencies import FIRST_SEEN, PRUNED, SESSIONS
+from models.segments.dependencies import FIRST_SEEN, PRUNED, SESSIONS, SOON
 from models.segments.rule_set import DUE
+from models.segments.timing import EPSILON_SECONDS
 from models.state.memory import MemoryStore
 from models.state.store import ProfileStore
 from schemas.decode import Rejection, decode_event
@@ -370,7 +371,7 @@ class Engine:
         self._learn_before(profile, ev, ts)
         sessions, first_seen = profile.sessions, profile.first_seen
         apply_event(profile, ev, self.config)
-        touched = self._touched(ev, profile, sessions, first_seen, prune_days(profile, now, self.config))
+        touched = self._touched(ev, profile, sessions, first_seen, prune_days(profile, now, self.config), now)
         event_time = ev.event_time.isoformat()
         self._evaluate(user, profile, now, event_time, ev.event_id, out, touched=touched)
         if self.config.behavioural_segments and self._fold_behaviour(profile, ev):
@@ -389,13 +390,16 @@ class Engine:
         out.count("ok")
 
     def _touched(
-        self, ev: EventBase, profile: Profile, sessions: int, first_seen: float, pruned: bool,
+        self, ev: EventBase, profile: Profile, sessions: int, first_seen: float, pruned: bool, now: float,
     ) -> tuple[str, ...] | None:
         """What ``ev`` changed that rules can read (:mod:`models.segments.dependencies`);
         None (evaluate every rule) for a new profile or while incremental evaluation is off."""
         if not self.incremental_rules:
             return None
         touched = [str(ev.__struct_config__.tag)]
+        due = profile.next_due
+        if due is not None and due <= now + EPSILON_SECONDS:
+            touched.append(SOON)
         if profile.sessions != sessions:
             touched.append(SESSIONS)
         if profile.first_seen != first_seen:

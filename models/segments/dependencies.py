@@ -19,8 +19,9 @@ So, between two events of a user and before the next due time, a rule none of wh
 the event touched keeps its value: re-evaluating it would give the same answer.
 
 >>> from models.segments.parser import parse_expression
->>> rule_dependencies(parse_expression("count(purchase, 60d) >= 1 and traits.age > 30"))
-Dependencies(keys=('$pruned', 'identify', 'purchase'), volatile=False, timed=True)
+>>> d = rule_dependencies(parse_expression("count(purchase, 60d) >= 1 and traits.age > 30"))
+>>> d.keys, d.volatile, d.timed, d.timers
+(('$pruned', 'identify', 'purchase'), False, True, ('$window:60',))
 >>> rule_dependencies(parse_expression('affinity("fashion") >= 5')).volatile
 True
 >>> rule_dependencies(parse_expression("days_since(purchase) > traits.age")).volatile
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from models.segments.compiler import is_number
 from models.segments.fields import DAYS_SINCE_FIRST_SEEN
 from models.segments.nodes import Call, Field, Literal, Node, walk
-from models.segments.timing import compared_pairs
+from models.segments.timing import compared_pairs, since_key, window_key
 
 #: Touched when an event starts a new session.
 SESSIONS = "$sessions"
@@ -42,6 +43,10 @@ SESSIONS = "$sessions"
 FIRST_SEEN = "$first_seen"
 #: Touched when day buckets were pruned from the profile.
 PRUNED = "$pruned"
+#: Touched when the event comes within ``EPSILON_SECONDS`` before the profile's next due
+#: time: a clock threshold may already have passed (a due time is scheduled one second
+#: after it, so that a strict comparison has flipped), so every timed rule is evaluated.
+SOON = "$soon"
 
 _FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "profile.sessions": (SESSIONS,),
@@ -61,6 +66,10 @@ class Dependencies:
     keys: tuple[str, ...]
     volatile: bool
     timed: bool
+    #: Timer keys (:func:`~models.segments.timing.window_key`, ``since_key``) that can
+    #: change the rule at a due time; ``age_timed``: a scheduled ``days_since_first_seen``.
+    timers: tuple[str, ...] = ()
+    age_timed: bool = False
 
 
 def _is_clock(node: Node) -> bool:
@@ -82,8 +91,10 @@ def _scheduled_clocks(root: Node) -> set[int]:
 def rule_dependencies(root: Node) -> Dependencies:
     """The keys whose change can change ``root``'s value (see the module docstring)."""
     keys: set[str] = set()
+    timers: set[str] = set()
     volatile = False
     timed = False
+    age_timed = False
     scheduled = _scheduled_clocks(root)
     for node in walk(root):
         if isinstance(node, Call):
@@ -96,10 +107,13 @@ def rule_dependencies(root: Node) -> Dependencies:
             if node.window is not None:
                 timed = True
                 keys.add(PRUNED)
+                timers.add(window_key(node.window))
             if node.func == "days_since":
                 timed = True
                 if id(node) not in scheduled:
                     volatile = True
+                elif node.event_type:
+                    timers.add(since_key(node.event_type))
         elif isinstance(node, Field):
             root_name = node.path.partition(".")[0]
             if root_name == "traits":
@@ -110,11 +124,12 @@ def rule_dependencies(root: Node) -> Dependencies:
                 keys.update(_FIELD_KEYS[node.path])
                 if node.path == DAYS_SINCE_FIRST_SEEN:
                     timed = True
+                    age_timed = True
                     if id(node) not in scheduled:
                         volatile = True
             else:  # profile.events, and anything this module does not know: every event
                 volatile = True
-    return Dependencies(tuple(sorted(keys)), volatile, timed)
+    return Dependencies(tuple(sorted(keys)), volatile, timed, tuple(sorted(timers)), age_timed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +139,37 @@ class DependencyIndex:
     volatile: frozenset[int]
     timed: frozenset[int]
     by_key: dict[str, frozenset[int]]
+    #: Evaluated at every due time: volatile rules and scheduled first-seen clocks.
+    every_due: frozenset[int] = frozenset()
+    by_timer: dict[str, frozenset[int]] | None = None
 
     @classmethod
     def build(cls, conditions: tuple[Node, ...]) -> DependencyIndex:
         deps = [rule_dependencies(c) for c in conditions]
         by_key: dict[str, set[int]] = {}
+        by_timer: dict[str, set[int]] = {}
         for i, d in enumerate(deps):
             for k in d.keys:
                 by_key.setdefault(k, set()).add(i)
+            for k in d.timers:
+                by_timer.setdefault(k, set()).add(i)
         return cls(
             volatile=frozenset(i for i, d in enumerate(deps) if d.volatile),
             timed=frozenset(i for i, d in enumerate(deps) if d.timed or d.volatile),
             by_key={k: frozenset(v) for k, v in by_key.items()},
+            every_due=frozenset(i for i, d in enumerate(deps) if d.volatile or d.age_timed),
+            by_timer={k: frozenset(v) for k, v in by_timer.items()},
         )
+
+    def firing(self, timer_keys: list[str]) -> frozenset[int]:
+        """Rules that may change at a due time whose firing timers are ``timer_keys``."""
+        out = self.every_due
+        by_timer = self.by_timer or {}
+        for key in timer_keys:
+            hit = by_timer.get(key)
+            if hit is not None:
+                out = out | hit
+        return out
 
     def dirty(self, touched: tuple[str, ...]) -> frozenset[int]:
         """Rules that an event touching ``touched`` may change."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.segments.compiler import compile_rules
-from models.segments.dependencies import DependencyIndex
+from models.segments.dependencies import SOON, DependencyIndex
 from models.segments.explain import explain
 from models.segments.nodes import Node, unparse
 from models.segments.timing import collect_timers
@@ -100,7 +100,9 @@ class RuleSet:
         if touched is None:
             return self.members(view)
         dirty = self._deps.dirty(touched)
-        if DUE[0] in touched:
+        if DUE[0] in touched:  # only the rules whose timers fire now (view.now is the due time)
+            dirty = dirty | self._deps.firing(self._timers.firing(view, view.now))
+        if SOON in touched:
             dirty = dirty | self._deps.timed
         memo = self._program.new_memo()
         return tuple([

@@ -35,6 +35,16 @@ from models.segments.view import DAY_SECONDS, ProfileView
 EPSILON_SECONDS = 1.0
 
 
+def window_key(days: int) -> str:
+    """Timer key of an ``days``-day window (see :meth:`Timers.firing`)."""
+    return f"$window:{days}"
+
+
+def since_key(event_type: str) -> str:
+    """Timer key of ``days_since(event_type)`` compared with constants."""
+    return f"$since:{event_type}"
+
+
 @dataclass(frozen=True, slots=True)
 class Timers:
     """The time-dependent parts of a rule set, sorted for deterministic results."""
@@ -74,6 +84,30 @@ class Timers:
                     if now < due < best:
                         best = due
         return None if best == math.inf else float(best)
+
+    def firing(self, view: ProfileView, due: float) -> list[str]:
+        """Keys of the timers that fire at ``due`` (a time :meth:`next_due` returned for
+        this profile): :func:`window_key` of each window a bucket leaves (every window when
+        a bucket enters), :func:`since_key` of each ``days_since`` crossing. Clocks on
+        ``days_since_first_seen`` are not keyed (their rules are re-evaluated at every due
+        time). Both sides are computed by the same float operations as :meth:`next_due`,
+        so equality is exact."""
+        keys: list[str] = []
+        if self.windows and due % DAY_SECONDS == 0.0:
+            day = int(due // DAY_SECONDS)
+            days = set(view.bucket_days())
+            entering = day in days
+            for n in self.windows:
+                if entering or day - n in days:
+                    keys.append(window_key(n))
+        for event_type, constants in self.since:
+            last = view.last_time(event_type)
+            if last is not None:
+                for c in constants:
+                    if last + c * DAY_SECONDS + EPSILON_SECONDS == due:
+                        keys.append(since_key(event_type))
+                        break
+        return keys
 
 
 def _numbers(nodes: Iterable[Node]) -> list[int | float]:
