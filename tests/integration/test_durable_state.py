@@ -138,6 +138,7 @@ def _ready(port: int) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # ~2 min alone on 2 cores; more when the machine is shared
 def test_kill_9_three_times_loses_nothing_and_duplicates_are_identical(
     tmp_path: Path, topic_factory, broker_settings, producer_factory, bootstrap_servers
 ):
