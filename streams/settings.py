@@ -307,8 +307,23 @@ class Settings(BaseSettings):
         default=None, ge=1,
         description="Most offers shown per user and placement within `offer_cap_window_s`; unset: no cap.",
     )
+    offer_caps: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "Per-placement frequency caps overriding `offer_cap`, as a JSON object "
+            '(`{"banner": 3, "email_subject": 1}`) or `banner=3,email_subject=1`.'
+        ),
+    )
     offer_cap_window_s: float = Field(
         default=86_400.0, gt=0.0, description="Window of the frequency cap, seconds of event time.",
+    )
+    offer_segments: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Segments that key the offer bandits, in priority order (a user's first matching "
+            "one picks the bandit; none: the placement's all-users bandit). Comma-separated "
+            "or a JSON list of rule or behavioural segment ids."
+        ),
     )
     offer_cooldown_s: float = Field(
         default=0.0, ge=0.0,
@@ -371,6 +386,40 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_input_topics(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("offer_segments", mode="before")
+    @classmethod
+    def _parse_offer_segments(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("offer_caps", mode="before")
+    @classmethod
+    def _parse_offer_caps(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f'must be a JSON object like {{"banner": 3}} ({exc.msg})') from None
+            out: dict[str, Any] = {}
+            for part in (p.strip() for p in text.split(",")):
+                if not part:
+                    continue
+                name, sep, cap = part.partition("=")
+                if not sep or not name.strip():
+                    raise ValueError(f"{part!r} is not placement=cap")
+                out[name.strip()] = cap.strip()
+            return out
+        return value
+
+    @field_validator("offer_caps")
+    @classmethod
+    def _check_offer_caps(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(name for name, cap in value.items() if cap < 1)
+        if bad:
+            raise ValueError(f"caps must be >= 1 (placements {', '.join(bad)})")
+        return value
 
     @field_validator("peers", mode="before")
     @classmethod
@@ -518,6 +567,7 @@ class Settings(BaseSettings):
             offer_epsilon=self.offer_epsilon,
             offer_attribution_window_s=self.offer_attribution_window_s,
             offer_cap=self.offer_cap, offer_cap_window_s=self.offer_cap_window_s,
+            offer_caps=dict(self.offer_caps), offer_segments=tuple(self.offer_segments),
             offer_cooldown_s=self.offer_cooldown_s,
         )
 

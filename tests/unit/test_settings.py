@@ -288,3 +288,17 @@ def test_librdkafka_accepts_the_dicts() -> None:
 
 def test_env_var_name() -> None:
     assert env_var_name("batch_size") == "PERSONALIZER_BATCH_SIZE"
+
+
+def test_offer_segments_and_per_placement_caps_reach_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSONALIZER_OFFER_SEGMENTS", "recent_buyer, behaviour-1")
+    monkeypatch.setenv("PERSONALIZER_OFFER_CAPS", "banner=3,email_subject=1")
+    config = load_settings(None).engine_config()
+    assert config.offer_segments == ("recent_buyer", "behaviour-1")
+    assert config.offer_caps == {"banner": 3, "email_subject": 1}
+    monkeypatch.setenv("PERSONALIZER_OFFER_CAPS", '{"banner": 2}')
+    assert load_settings(None).engine_config().offer_caps == {"banner": 2}
+    for bad in ('{"banner": 0}', "banner", "banner=x", "{oops"):
+        monkeypatch.setenv("PERSONALIZER_OFFER_CAPS", bad)
+        with pytest.raises(ConfigError, match="PERSONALIZER_OFFER_CAPS"):
+            load_settings(None)
