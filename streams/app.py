@@ -32,6 +32,11 @@ def _faust_broker(bootstrap: str) -> str:
     return ";".join(f"kafka://{b.strip()}" for b in bootstrap.split(",") if b.strip())
 
 
+# Faust's own data dir sits beside the state stores, never in the working directory
+# (Faust creates only its last component).
+_faust_datadir = settings.state_dir / "faust"
+_faust_datadir.mkdir(parents=True, exist_ok=True)
+
 # The Faust app joins its own consumer group (for control topics); the data plane's
 # group is ``settings.group_id``. They must differ: one group, one protocol.
 app = faust.App(
@@ -40,8 +45,7 @@ app = faust.App(
     web_host=settings.web_host,
     web_port=settings.web_port,
     store="memory://",
-    # Faust's own data dir beside the state stores, never in the working directory.
-    datadir=str(settings.state_dir / "faust"),
+    datadir=str(_faust_datadir),
     topic_partitions=settings.partitions,
     broker_session_timeout=6.0,
     broker_heartbeat_interval=0.5,

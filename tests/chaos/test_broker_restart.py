@@ -32,9 +32,10 @@ from tests.integration.planes import (
     make_topics,
     reference_replay,
     restored_state,
+    start_worker,
     wait_for,
+    worker_env,
 )
-from tests.integration.test_durable_state import _start_worker, _worker_env
 
 pytest.importorskip("moto", reason="the restartable broker keeps its storage in a local S3 (moto)")
 
@@ -67,12 +68,12 @@ def test_worker_survives_a_broker_restart_and_loses_nothing(tmp_path: Path):
         topics = make_topics(create, partitions=2)
         group = unique_name("g")
         port = find_free_port()
-        env: dict[str, Any] = _worker_env(topics, broker.bootstrap_servers, group, tmp_path / "state", port,
+        env: dict[str, Any] = worker_env(topics, broker.bootstrap_servers, group, tmp_path / "state", port,
                                           "at_least_once")
         producer = Producer(settings.producer_config())
         produce_records(producer, topics.input, iter(lines[:1500]))
         assert producer.flush(30) == 0
-        worker = _start_worker(env, tmp_path / "worker.log")
+        worker = start_worker(env, tmp_path / "worker.log")
         try:
             wait_for(lambda: _status(port) == 200, 90, "worker ready")
             wait_for(lambda: all_committed(settings, topics, group, 1500), 60, "first part committed")

@@ -28,13 +28,13 @@ from tests.integration.planes import (
     assert_state_equals_reference,
     make_topics,
     plane_config,
+    produce,
     read_all,
     reference_replay,
     restored_state,
     running,
     wait_for,
 )
-from tests.integration.test_durable_state import _produce
 
 RULES = load_rules(DEFAULT_RULES_PATH)
 LATEST_GAP = 20  # most same-user events between an original and its copy (< dedup_window)
@@ -75,8 +75,8 @@ def test_resent_events_change_no_state_and_no_decision(
     assert copies == 400 and len(noisy) == len(clean) + copies
 
     live, expected = make_topics(topic_factory), make_topics(topic_factory)
-    _produce(producer_factory, live.input, noisy)
-    _produce(producer_factory, expected.input, clean)
+    produce(producer_factory, live.input, noisy)
+    produce(producer_factory, expected.input, clean)
     group = unique_name("g")
     plane = DataPlane(plane_config(live, broker_settings, group), RULES)
     with running(plane):

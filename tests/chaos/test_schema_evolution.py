@@ -24,13 +24,13 @@ from tests.integration.planes import (
     assert_state_equals_reference,
     make_topics,
     plane_config,
+    produce,
     read_all,
     reference_replay,
     restored_state,
     running,
     wait_for,
 )
-from tests.integration.test_durable_state import _produce
 
 RULES = load_rules(DEFAULT_RULES_PATH)
 
@@ -57,8 +57,8 @@ def test_v1_and_v2_producers_in_one_stream(
     plain = [*v1[:100], future, *v1[100:]]  # the same stream without the added fields
 
     live, expected = make_topics(topic_factory), make_topics(topic_factory)
-    _produce(producer_factory, live.input, mixed)
-    _produce(producer_factory, expected.input, plain)
+    produce(producer_factory, live.input, mixed)
+    produce(producer_factory, expected.input, plain)
     group = unique_name("g")
     with running(DataPlane(plane_config(live, broker_settings, group), RULES)) as plane:
         wait_for(lambda: all_committed(broker_settings, live, group, len(mixed)), 90, "all committed")

@@ -22,11 +22,11 @@ from tests.integration.planes import (
     assert_state_equals_reference,
     make_topics,
     plane_config,
+    produce,
     reference_replay,
     running,
     wait_for,
 )
-from tests.integration.test_durable_state import _produce
 
 RULES = load_rules(DEFAULT_RULES_PATH)
 
@@ -42,14 +42,14 @@ def test_deleted_state_dir_is_rebuilt_from_the_changelog(
     state_dir = tmp_path / "state"
     cfg = plane_config(topics, broker_settings, group, state_backend="rocksdb", state_dir=state_dir)
 
-    _produce(producer_factory, topics.input, lines[:4000])
+    produce(producer_factory, topics.input, lines[:4000])
     with running(DataPlane(cfg, RULES)):
         wait_for(lambda: all_committed(broker_settings, topics, group, 4000), 60, "first part committed")
     stores = sorted((state_dir / group).iterdir())
     assert len(stores) == topics.partitions, "one local store per partition"
 
     shutil.rmtree(state_dir)  # the volume is gone
-    _produce(producer_factory, topics.input, lines[4000:])
+    produce(producer_factory, topics.input, lines[4000:])
     second = DataPlane(cfg, RULES)
     with running(second):
         wait_for(lambda: all_committed(broker_settings, topics, group, len(lines)), 60, "all committed")

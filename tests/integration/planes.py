@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +22,7 @@ from models.engine import Engine, InputRecord
 from models.segments import RuleSet
 from models.state.codec import encode_profile
 from schemas.outputs import Decision, SourcePosition
+from streams.commands.produce import produce_records
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.settings import Settings
 from streams.state.changelog import restore_partition
@@ -25,6 +30,8 @@ from streams.state.memory import MemoryPartitionStore
 from streams.state.partition import META_ENGINE_STATE
 from streams.topics import compacted_config
 from tests.integration.conftest import unique_name
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -212,3 +219,31 @@ def tmp_state_dir(base: Path) -> Path:
     path = base / "state"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def produce(producer_factory, topic: str, records: list[bytes]) -> None:
+    producer = producer_factory()
+    produce_records(producer, topic, iter(records))
+    assert producer.flush(30) == 0
+
+
+def worker_env(topics, bootstrap: str, group: str, state_dir: Path, port: int, guarantee: str):
+    return {**os.environ, **topics.env(),
+            "PERSONALIZER_BOOTSTRAP_SERVERS": bootstrap, "PERSONALIZER_GROUP_ID": group,
+            "PERSONALIZER_STATE_BACKEND": "rocksdb", "PERSONALIZER_STATE_DIR": str(state_dir),
+            "PERSONALIZER_WEB_PORT": str(port), "PERSONALIZER_PROCESSING_GUARANTEE": guarantee,
+            "PERSONALIZER_BATCH_SIZE": "2000"}
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
+                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def worker_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False

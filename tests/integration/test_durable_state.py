@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from models.segments import DEFAULT_RULES_PATH, load_rules
 from streams.broker import find_free_port
-from streams.commands.produce import iter_jsonl, produce_records
+from streams.commands.produce import iter_jsonl
 from streams.dataplane.loop import DataPlane
 from streams.generator import generate
 from streams.process import stop_process
@@ -27,21 +23,19 @@ from tests.integration.planes import (
     assert_state_equals_reference,
     make_topics,
     plane_config,
+    produce,
     read_all,
     reference_replay,
     restored_state,
     running,
+    start_worker,
     wait_for,
+    worker_env,
+    worker_ready,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = load_rules(DEFAULT_RULES_PATH)
-
-
-def _produce(producer_factory, topic: str, records: list[bytes]) -> None:
-    producer = producer_factory()
-    produce_records(producer, topic, iter(records))
-    assert producer.flush(30) == 0
 
 
 def test_restart_restores_from_changelog_and_equals_replay(
@@ -53,11 +47,11 @@ def test_restart_restores_from_changelog_and_equals_replay(
     lines = list(iter_jsonl(events))
     group = unique_name("g")
 
-    _produce(producer_factory, topics.input, lines[:3000])
+    produce(producer_factory, topics.input, lines[:3000])
     with running(DataPlane(plane_config(topics, broker_settings, group), RULES)):
         wait_for(lambda: all_committed(broker_settings, topics, group, 3000), 60, "first half committed")
 
-    _produce(producer_factory, topics.input, lines[3000:])
+    produce(producer_factory, topics.input, lines[3000:])
     second = DataPlane(plane_config(topics, broker_settings, group), RULES)
     with running(second):
         wait_for(lambda: all_committed(broker_settings, topics, group, len(lines)), 60, "all committed")
@@ -73,11 +67,11 @@ def test_rocksdb_restart_reads_only_the_missing_tail(
     topics = make_topics(topic_factory, partitions=2)
     group = unique_name("g")
     records = [raw(event("page_view", f"u{i % 50}", at(i / 100))) for i in range(2000)]
-    _produce(producer_factory, topics.input, records[:1000])
+    produce(producer_factory, topics.input, records[:1000])
     cfg = plane_config(topics, broker_settings, group, state_backend="rocksdb", state_dir=tmp_path)
     with running(DataPlane(cfg, RULES)):
         wait_for(lambda: all_committed(broker_settings, topics, group, 1000), 60, "first half")
-    _produce(producer_factory, topics.input, records[1000:])
+    produce(producer_factory, topics.input, records[1000:])
     second = DataPlane(cfg, RULES)
     with running(second):
         wait_for(lambda: all_committed(broker_settings, topics, group, 2000), 60, "second half")
@@ -97,7 +91,7 @@ def test_erase_tombstones_state_changelog_and_latest_decision(
                raw(purchase("erin", at(0, 1), [("tent", "outdoor", 99.0)])),
                raw(event("page_view", "other", at(0, 2))),
                raw(event("erase", "erin", at(1)))]
-    _produce(producer_factory, topics.input, records)
+    produce(producer_factory, topics.input, records)
     plane = DataPlane(plane_config(topics, broker_settings, group), RULES)
     with running(plane):
         wait_for(lambda: all_committed(broker_settings, topics, group, len(records)), 60, "committed")
@@ -115,28 +109,6 @@ def test_erase_tombstones_state_changelog_and_latest_decision(
         assert again.lookup("other") is not None
 
 
-def _worker_env(topics, bootstrap: str, group: str, state_dir: Path, port: int, guarantee: str):
-    return {**os.environ, **topics.env(),
-            "PERSONALIZER_BOOTSTRAP_SERVERS": bootstrap, "PERSONALIZER_GROUP_ID": group,
-            "PERSONALIZER_STATE_BACKEND": "rocksdb", "PERSONALIZER_STATE_DIR": str(state_dir),
-            "PERSONALIZER_WEB_PORT": str(port), "PERSONALIZER_PROCESSING_GUARANTEE": guarantee,
-            "PERSONALIZER_BATCH_SIZE": "2000"}
-
-
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as fh:
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
-                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # ~2 min alone on 2 cores; more when the machine is shared
 def test_kill_9_three_times_loses_nothing_and_duplicates_are_identical(
@@ -148,17 +120,17 @@ def test_kill_9_three_times_loses_nothing_and_duplicates_are_identical(
     lines = list(iter_jsonl(events))
     group = unique_name("g")
     port = find_free_port()
-    env = _worker_env(topics, bootstrap_servers, group, tmp_path / "state", port, "at_least_once")
+    env = worker_env(topics, bootstrap_servers, group, tmp_path / "state", port, "at_least_once")
     log = tmp_path / "worker.log"
-    _produce(producer_factory, topics.input, lines)
+    produce(producer_factory, topics.input, lines)
 
     rng = random.Random(42)
     kills = 0
     while True:
-        worker = _start_worker(env, log)
+        worker = start_worker(env, log)
         try:
             if kills < 3:
-                wait_for(lambda: _ready(port), 60, "worker ready")
+                wait_for(lambda: worker_ready(port), 60, "worker ready")
                 time.sleep(rng.uniform(1.0, 4.0))  # mid-stream
                 worker.send_signal(signal.SIGKILL)
                 worker.wait(10)

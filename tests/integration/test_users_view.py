@@ -13,8 +13,14 @@ from streams.commands.produce import produce_records
 from streams.process import stop_process
 from tests.factories import at, event, raw
 from tests.integration.conftest import unique_name
-from tests.integration.planes import all_committed, make_topics, wait_for
-from tests.integration.test_durable_state import _ready, _start_worker, _worker_env
+from tests.integration.planes import (
+    all_committed,
+    make_topics,
+    start_worker,
+    wait_for,
+    worker_env,
+    worker_ready,
+)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -53,14 +59,14 @@ def test_lookup_on_either_worker_reaches_the_owner(
     workers = []
     try:
         for i, port in enumerate(ports):
-            env = _worker_env(topics, bootstrap_servers, group, tmp_path / f"state{i}", port,
+            env = worker_env(topics, bootstrap_servers, group, tmp_path / f"state{i}", port,
                               "at_least_once")
             env["PERSONALIZER_PEERS"] = urls[1 - i]
             env["PERSONALIZER_USER_VIEW_ENABLED"] = "true"
             env["PERSONALIZER_HTTP_TOKEN"] = TOKEN
-            workers.append(_start_worker(env, tmp_path / f"worker{i}.log"))
+            workers.append(start_worker(env, tmp_path / f"worker{i}.log"))
         for port in ports:
-            wait_for(lambda port=port: _ready(port), 60, "worker ready")
+            wait_for(lambda port=port: worker_ready(port), 60, "worker ready")
 
         def both_own_some_and_all_done() -> bool:
             owned = [json.loads(_get(f"{u}/partitions")[2])["partitions"] for u in urls]
@@ -100,10 +106,10 @@ def test_user_view_is_off_by_default(tmp_path: Path, topic_factory, producer_fac
     produce_records(producer, topics.input, iter([raw(event("page_view", "alice", at(0)))]))
     assert producer.flush(10) == 0
     port = find_free_port()
-    env = _worker_env(topics, bootstrap_servers, unique_name("g"), tmp_path / "state", port, "at_least_once")
-    worker = _start_worker(env, tmp_path / "worker.log")
+    env = worker_env(topics, bootstrap_servers, unique_name("g"), tmp_path / "state", port, "at_least_once")
+    worker = start_worker(env, tmp_path / "worker.log")
     try:
-        wait_for(lambda: _ready(port), 60, "worker ready")
+        wait_for(lambda: worker_ready(port), 60, "worker ready")
         status, _, body = _get(f"http://127.0.0.1:{port}/users/alice", headers=None)
         assert status == 403 and b"PERSONALIZER_USER_VIEW_ENABLED=true" in body and b"alice" not in body
         assert _get(f"http://127.0.0.1:{port}/partitions", headers=None)[0] == 200  # no token set
