@@ -382,14 +382,9 @@ class Settings(BaseSettings):
     )
 
     # --- Validators -------------------------------------------------------------------
-    @field_validator("input_topics", mode="before")
+    @field_validator("input_topics", "peers", "offer_segments", mode="before")
     @classmethod
-    def _parse_input_topics(cls, value: Any) -> Any:
-        return _split_list(value)
-
-    @field_validator("offer_segments", mode="before")
-    @classmethod
-    def _parse_offer_segments(cls, value: Any) -> Any:
+    def _parse_lists(cls, value: Any) -> Any:
         return _split_list(value)
 
     @field_validator("offer_caps", mode="before")
@@ -420,11 +415,6 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"caps must be >= 1 (placements {', '.join(bad)})")
         return value
-
-    @field_validator("peers", mode="before")
-    @classmethod
-    def _parse_peers(cls, value: Any) -> Any:
-        return _split_list(value)
 
     @property
     def base_url(self) -> str:
