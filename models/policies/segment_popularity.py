@@ -32,15 +32,13 @@ class SegmentPopularityPolicy:
         for seg in ctx.segments:
             if len(recs) >= self.k:
                 break
-            name = ctx.segment_names.get(seg, seg)
+            reason = f"popular with shoppers in '{ctx.segment_names.get(seg, seg)}', a segment you are in"
             for item, share, category in self.popularity.top(seg, self.k + len(chosen), exclude):
                 if item in chosen:
                     continue
                 chosen.add(item)
-                recs.append(Recommendation(
-                    item_id=item, score=round(share, 6), category=category,
-                    reason=f"popular with shoppers in '{name}', a segment you are in",
-                ))
+                recs.append(Recommendation(item_id=item, score=round(share, 6), category=category,
+                                           reason=reason))
                 if seg not in used_segments:
                     used_segments.append(seg)
                 if len(recs) >= self.k:

@@ -64,10 +64,14 @@ class Timers:
                 ahead = bisect_right(days, today)
                 if ahead < len(days):
                     best = days[ahead] * DAY_SECONDS
+                oldest = days[0]
                 for n in self.windows:
-                    i = bisect_left(days, today + 1 - n)
+                    start = today + 1 - n
+                    i = 0 if start <= oldest else bisect_left(days, start)
                     if i < len(days):
-                        best = min(best, (days[i] + n) * DAY_SECONDS)
+                        due = (days[i] + n) * DAY_SECONDS
+                        if due < best:
+                            best = due
         for event_type, constants in self.since:
             last = view.last_time(event_type)
             if last is None:
