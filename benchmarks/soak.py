@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,11 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (other work sharing the cores during the soak)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def events(users: int) -> Iterator[tuple[bytes, bytes]]:
@@ -109,6 +115,9 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
                             _env_file=None)  # type: ignore[call-arg]
         ensure_topics(settings.admin_config(), topic_specs(settings))
         port = find_free_port()
+        # the worker does not create a missing state dir's parents itself (Faust's datadir
+        # lives under it and is created with a plain mkdir)
+        (workdir / "state").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PERSONALIZER_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
                "PERSONALIZER_PARTITIONS": str(partitions), "PERSONALIZER_WEB_PORT": str(port),
                "PERSONALIZER_STATE_BACKEND": "rocksdb", "PERSONALIZER_STATE_DIR": str(workdir / "state")}
@@ -140,7 +149,7 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
                     raise RuntimeError(f"the worker exited with {worker.returncode} (log: {workdir})")
                 lag = produced - committed_total(settings, topic, partitions, group)
                 samples.append({"t_s": round(now - started, 1), "rss_mb": round(rss_mb(worker.pid), 1),
-                                "lag": lag, "produced": produced})
+                                "lag": lag, "produced": produced, "load1": load_average()})
                 print(json.dumps(samples[-1]), flush=True)
                 next_sample += sample_s
             time.sleep(tick)
@@ -167,12 +176,19 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
         "produced": produced, "committed": committed, "drain_s": round(drain_s, 1),
         "decisions": decisions, "distinct_decisions": distinct, "dead_letters": dead,
         "lost": produced - min(committed, distinct),
-        "rss_mb": {"first_steady": steady[0], "last": final_rss, "min": min(steady), "max": max(steady),
+        "rss_mb": {"first": samples[0]["rss_mb"], "first_steady": steady[0], "last": final_rss,
+                   "min": min(steady), "max": max(steady),
                    "median": statistics.median(steady),
                    "spread_pct": round(100 * (max(steady) - min(steady)) / min(steady), 1)},
         "lag": {"max": max(lags), "median": statistics.median(lags), "last_sample": lags[-1]},
+        "load1": {"median": statistics.median(s["load1"] for s in samples),
+                  "max": max(s["load1"] for s in samples)},
         "samples": samples, "workdir": str(workdir),
     }
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-s", type=float, default=5.0)
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = ap.parse_args(argv)
+    # SIGTERM (and SIGINT, which a background job may have ignored) end the run through the
+    # ``finally`` that stops the worker and the broker by their pids
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_on_signal)
     result = soak(args.minutes, args.fraction, args.max_rate, args.users, args.sample_s, args.partitions)
     summary = {k: v for k, v in result.items() if k != "samples"}
     print(json.dumps(summary, indent=2))

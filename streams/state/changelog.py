@@ -73,9 +73,13 @@ def stored_source_offset(store: PartitionStore) -> int:
 
 def restore_partition(
     consumer_config: Mapping[str, Any], topic: str, partition: int, store: PartitionStore,
-    committed: int, batch: int = 10_000, timeout_s: float = 300.0,
+    committed: int, batch: int = 10_000, timeout_s: float = 300.0, apply_every: int = 50_000,
 ) -> RestoreResult:
-    """Bring ``store`` up to ``committed`` from the changelog partition (see module doc)."""
+    """Bring ``store`` up to ``committed`` from the changelog partition (see module doc).
+
+    Profiles are written to ``store`` every ``apply_every`` distinct users (so a restore
+    holds at most that many in memory, not the whole partition); the source offset and the
+    engine state are written last, with the final ones."""
     started = time.monotonic()
     local = stored_source_offset(store)
     result = RestoreResult(source_offset=local)
@@ -115,6 +119,11 @@ def restore_partition(
                     engine_state = msg.value()
                 elif key.startswith(USER_PREFIX):
                     updates[key[len(USER_PREFIX):].decode()] = msg.value()
+                    if len(updates) >= apply_every:
+                        # committed records only, in changelog order: safe to write before the
+                        # offset (a restore cut short re-applies them from the start)
+                        store.apply(updates, {})
+                        updates = {}
     finally:
         consumer.close()
     # every committed checkpoint wrote records up to its offset; one that changed nothing

@@ -32,12 +32,27 @@ class CheckpointedStore:
         self.pending.update(updates)
 
     def items(self) -> Iterator[tuple[str, Profile]]:
-        pending = self.pending
-        merged: dict[str, Profile] = {
-            user: decode_profile(raw) for user, raw in self.backing.items() if user not in pending
-        }
-        merged.update((u, p) for u, p in pending.items() if p is not None)
-        return iter(sorted(merged.items()))
+        """Every profile in key order, decoded one at a time: the stored ones merged with
+        the held writes (which win; ``None`` hides a stored profile). Never all in memory
+        (the engine walks this on every assignment and rules change)."""
+        pending = sorted(self.pending.items())
+        i, n = 0, len(pending)
+        for user, raw in self.backing.items():
+            while i < n and pending[i][0] < user:
+                held_user, held = pending[i]
+                i += 1
+                if held is not None:
+                    yield held_user, held
+            if i < n and pending[i][0] == user:
+                held = pending[i][1]
+                i += 1
+                if held is not None:
+                    yield user, held
+                continue
+            yield user, decode_profile(raw)
+        for held_user, held in pending[i:]:
+            if held is not None:
+                yield held_user, held
 
     def __len__(self) -> int:
         extra = 0
