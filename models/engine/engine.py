@@ -183,9 +183,19 @@ class Engine:
         self.schedule = Schedule()
         self.rules = rules
         self._names = {s.id: s.name for s in rules.segments}
+        #: Members per rule segment among the profiles the store held at construction.
+        self.stored_segment_counts: dict[str, int] = self._index_store()
+
+    def _index_store(self) -> dict[str, int]:
+        """One walk over the stored profiles (decoded one at a time): their due times into
+        the schedule; returns the members per rule segment."""
+        counts: dict[str, int] = {}
         for user, profile in self.store.items():
             if profile.next_due is not None:
                 self.schedule.add(profile.next_due, user)
+            for seg in profile.segments:
+                counts[seg] = counts.get(seg, 0) + 1
+        return counts
 
     # -- entry points --------------------------------------------------------------
 
@@ -283,7 +293,10 @@ class Engine:
             offers=self.offers.to_state(),
         ))
 
-    def import_state(self, data: bytes) -> None:
+    def import_state(self, data: bytes, *, reindex: bool = True) -> None:
+        """Load learned state exported by :meth:`export_state`. ``reindex=False``: the
+        store has not changed since this engine was built (its schedule is current), so
+        the profiles are not walked again (a worker opening a restored partition)."""
         state = msgspec.msgpack.decode(data, type=EngineState)
         self.watermark = state.watermark
         self.popularity.load_state(state.popularity)
@@ -297,10 +310,9 @@ class Engine:
             self.ranker.load_state(state.ranker)
         if state.offers is not None:
             self.offers.load_state(state.offers)
-        self.schedule = Schedule()
-        for user, profile in self.store.items():
-            if profile.next_due is not None:
-                self.schedule.add(profile.next_due, user)
+        if reindex:
+            self.schedule = Schedule()
+            self.stored_segment_counts = self._index_store()
 
     # -- per event -----------------------------------------------------------------
 

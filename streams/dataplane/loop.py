@@ -239,11 +239,9 @@ class DataPlane:
             engine = Engine(self.rules, self.cfg.engine_config, store=store, offers=self.offers)
             state = backing.get_meta(META_ENGINE_STATE)
             if state is not None:
-                engine.import_state(state)
+                engine.import_state(state, reindex=False)  # the engine just indexed the store
             rt = self.partitions[key] = PartitionRuntime(engine, store, backing, changelog)
-            for _, profile in store.items():  # restored members join this worker's gauge
-                for seg in profile.segments:
-                    rt.segment_counts[seg] = rt.segment_counts.get(seg, 0) + 1
+            rt.segment_counts.update(engine.stored_segment_counts)  # restored members join the gauge
             for seg, n in rt.segment_counts.items():
                 metrics.SEGMENT_MEMBERS.labels(seg).inc(n)
             metrics.RESTORE_REMAINING.dec()
