@@ -1,13 +1,19 @@
-"""Behavioural segments: online k-means (river) over behaviour vectors, with hysteresis.
+"""Behavioural segments: online k-means over behaviour vectors, with hysteresis.
 
-* **Features**: the user's category mix (see :mod:`models.behaviour.vector`) over a
-  bounded vocabulary of categories (first ``max_vocab`` seen, in first-seen order), plus
-  a spend level; dense, so river's :class:`~river.cluster.KMeans` moves every coordinate.
+* **Features**: the user's category mix (see :mod:`models.behaviour.vector`: repeats of
+  a category within one session are damped, so a session's focus does not masquerade as
+  a change of taste) over a bounded vocabulary of categories (first ``max_vocab`` seen,
+  in first-seen order), plus a spend level.
+* **Clustering**: k-means with river's online update (:class:`river.cluster.KMeans`:
+  the nearest centre moves towards the point by ``halflife``), applied here to the
+  centre our own distance picks: river's ``predict_one`` sums over a *set* of string
+  keys, whose order (hence the float sum, hence a near tie) depends on Python's
+  per-process string hashing. Distances use cached centre norms and the user's few
+  non-zero coordinates.
 * **Warm-up**: random centres make dead clusters, so the first ``warmup`` users that
   reach ``warmup_events`` interactions are buffered (anonymous vectors, no user ids),
-  seeded with k-means++ from a seeded RNG and refined with a few Lloyd passes; the result
-  becomes the river model's centres. After that, every ``learn_every``-th interaction of
-  a user moves the nearest centre (river ``learn_one``).
+  seeded with k-means++ from a seeded RNG and refined with a few Lloyd passes. After
+  that, every ``learn_every``-th interaction of a user moves the nearest centre.
 * **Hysteresis**: a user first gets a segment after ``min_events`` interactions. They
   move only when another centre is closer by a relative ``margin``, for ``confirm``
   consecutive interactions, and after at least ``min_dwell`` interactions in the current
@@ -19,7 +25,8 @@
 * **Labels** come from each centre's dominant categories and spend level
   (``"outdoor, sports · mid spend"``).
 
-Learned state round-trips through :class:`SegmenterState` (msgspec, no pickle).
+Learned state round-trips through :class:`SegmenterState` (msgspec, no pickle): export,
+import and export again gives the same bytes.
 """
 
 from __future__ import annotations
@@ -29,13 +36,15 @@ import random
 from dataclasses import dataclass
 
 import msgspec
-from river import cluster, drift
+from river import drift
 
-from models.behaviour.vector import SPEND_KEY, category_mix
+from models.behaviour.vector import SPEND_KEY
 from models.profiles.profile import Profile
 
 #: Prefix of behavioural segment ids: ``behaviour-0`` ...
 SEGMENT_PREFIX = "behaviour-"
+#: Spend features are ``spend_weight * min(level, SPEND_CAP) / SPEND_CAP`` (level: log10 price).
+SPEND_CAP = 3.0
 
 
 class DetectorState(msgspec.Struct, kw_only=True):
@@ -121,7 +130,9 @@ class BehaviouralSegmenter:
         self.drift_threshold = drift_threshold
         self.restarts = restarts
         self.seed = seed
-        self._km = cluster.KMeans(n_clusters=n_clusters, halflife=halflife, seed=seed)
+        self._rate = halflife
+        self._centers: list[dict[str, float]] = []
+        self._norms: list[float] = []
         self._vocab: list[str] = []
         self._vocab_set: set[str] = set()
         self._buffer: list[dict[str, float]] = []
@@ -153,22 +164,32 @@ class BehaviouralSegmenter:
         return self._labels[i]
 
     def features(self, p: Profile) -> dict[str, float]:
-        """The dense feature vector of ``p`` over the current vocabulary."""
-        mix = category_mix(p)
-        for cat in mix:
-            if cat not in self._vocab_set and len(self._vocab) < self.max_vocab:
-                self._add_vocab(cat)
-        x = {c: mix.get(c, 0.0) for c in self._vocab}
-        spend = p.behaviour.get(SPEND_KEY)
-        x[SPEND_KEY] = self.spend_weight * (min(spend, 3.0) / 3.0 if spend is not None else 0.5)
+        """``p``'s feature vector: the non-zero category shares within the vocabulary, and
+        the spend level under ``"$spend"``; absent keys are 0."""
+        vec = p.behaviour
+        cats = [(k, v) for k, v in vec.items() if k[0] != "$" or k[1] == "$"]
+        total = 0.0
+        for _, v in cats:
+            total += v
+        x: dict[str, float] = {}
+        if total > 0:
+            vocab = self._vocab_set
+            for k, v in cats:  # keys as stored: a "$name" category is "$$name", never "$spend"
+                if k not in vocab:
+                    if len(self._vocab) >= self.max_vocab:
+                        continue
+                    self._add_vocab(k)
+                x[k] = v / total
+        spend = vec.get(SPEND_KEY)
+        level = min(spend, SPEND_CAP) / SPEND_CAP if spend is not None else 0.5
+        x[SPEND_KEY] = self.spend_weight * level
         return x
 
     def predict_one(self, p: Profile) -> str | None:
         """Nearest segment, without hysteresis or learning (None before warm-up)."""
         if not self._ready or p.behaviour_n == 0:
             return None
-        d = self._distances(self.features(p))
-        return f"{SEGMENT_PREFIX}{min(range(len(d)), key=d.__getitem__)}"
+        return f"{SEGMENT_PREFIX}{_argmin(self._distances(self.features(p)))}"
 
     def observe(self, p: Profile) -> Move | None:
         """Learn from ``p``'s updated vector and (re)assign ``p``, with hysteresis."""
@@ -183,9 +204,9 @@ class BehaviouralSegmenter:
             return None
         x = self.features(p)
         d = self._distances(x)
-        best = min(range(len(d)), key=d.__getitem__)
+        best = _argmin(d)
         if n % self.learn_every == 0:
-            self._learn(x, d[best])
+            self._learn(x, best, d[best])
         if n < self.min_events:
             return None
         new = f"{SEGMENT_PREFIX}{best}"
@@ -223,39 +244,47 @@ class BehaviouralSegmenter:
     def _add_vocab(self, cat: str) -> None:
         self._vocab.append(cat)
         self._vocab_set.add(cat)
-        if self._ready:
-            for c in self._km.centers.values():
-                c[cat] = 0.0
+        for c in self._centers:
+            c[cat] = 0.0
 
     def _distances(self, x: dict[str, float]) -> list[float]:
+        """Euclidean distance of sparse ``x`` to every centre: ``|c|² + Σ x (x - 2c)``."""
         out = []
-        for i in range(self.n_clusters):
-            c = self._km.centers[i]
-            s = 0.0
+        for c, norm in zip(self._centers, self._norms, strict=True):
+            s = norm
             for k, v in x.items():
-                diff = v - c.get(k, 0.0)
-                s += diff * diff
-            out.append(math.sqrt(s))
+                s += v * (v - 2.0 * c.get(k, 0.0))
+            out.append(math.sqrt(s) if s > 0.0 else 0.0)
         return out
 
-    def _learn(self, x: dict[str, float], dist: float) -> None:
-        self._km.learn_one(x)
+    def _learn(self, x: dict[str, float], j: int, dist: float) -> None:
+        c = self._centers[j]
+        rate = self._rate
+        norm = 0.0
+        for k, v in c.items():
+            v += rate * (x.get(k, 0.0) - v)
+            c[k] = v
+            norm += v * v
+        self._norms[j] = norm
         self._learned += 1
         if self._boost_left:
             self._boost_left -= 1
             if not self._boost_left:
-                self._km.halflife = self.halflife
-        self._detector.update(dist)
-        if self._detector.drift_detected:
+                self._rate = self.halflife
+        det = self._detector
+        det.update(dist)
+        if det.drift_detected:
             self._drifts += 1
             self._boost_left = self.boost_steps
-            self._km.halflife = min(0.5, self.halflife * self.boost)
+            self._rate = min(0.5, self.halflife * self.boost)
+            det._reset()  # now rather than on the next update: nothing pending to checkpoint
         if self._learned % 1000 == 0:
             self._relabel()
 
     def _initialise(self) -> None:
         rng = random.Random(self.seed)
-        pts = [[b.get(k, 0.0) for k in [*self._vocab, SPEND_KEY]] for b in self._buffer]
+        keys = [*self._vocab, SPEND_KEY]
+        pts = [[b.get(k, 0.0) for k in keys] for b in self._buffer]
         best: tuple[float, list[list[float]]] | None = None
         for _ in range(self.restarts):  # best of several seeded k-means++ runs
             centers = _kmeans_pp(pts, self.n_clusters, rng)
@@ -265,24 +294,24 @@ class BehaviouralSegmenter:
             if best is None or inertia < best[0]:
                 best = (inertia, centers)
         assert best is not None
-        centers = best[1]
-        keys = [*self._vocab, SPEND_KEY]
-        for i, c in enumerate(centers):
-            self._km.centers[i].clear()
-            self._km.centers[i].update(zip(keys, c, strict=True))
+        self._set_centers([dict(zip(keys, c, strict=True)) for c in best[1]])
         self._buffer = []
         self._ready = True
         self._relabel()
 
+    def _set_centers(self, centers: list[dict[str, float]]) -> None:
+        self._centers = [{k: float(v) for k, v in c.items()} for c in centers]
+        self._norms = [sum(v * v for v in c.values()) for c in self._centers]
+
     def _relabel(self) -> None:
-        spends = [self._km.centers[i].get(SPEND_KEY, 0.0) for i in range(self.n_clusters)]
+        spends = [c.get(SPEND_KEY, 0.0) for c in self._centers]
         mean_spend = sum(spends) / len(spends)
         labels = []
-        for i in range(self.n_clusters):
-            c = self._km.centers[i]
+        for i, c in enumerate(self._centers):
             cats = sorted(((v, k) for k, v in c.items() if k != SPEND_KEY), key=lambda t: (-t[0], t[1]))
             total = sum(max(v, 0.0) for v, _ in cats) or 1.0
             top = [k for v, k in cats[:3] if v / total >= 0.15] or [k for _, k in cats[:1]]
+            top = [k[1:] if k[0] == "$" else k for k in top]
             step = 0.05 * self.spend_weight / 0.3
             level = ("high spend" if spends[i] > mean_spend + step
                      else "low spend" if spends[i] < mean_spend - step else "mid spend")
@@ -294,14 +323,14 @@ class BehaviouralSegmenter:
     def to_state(self) -> SegmenterState:
         det = self._detector
         return SegmenterState(
-            vocab=list(self._vocab), buffer=[dict(b) for b in self._buffer],
-            centers=[dict(self._km.centers[i]) for i in range(self.n_clusters)] if self._ready else None,
-            halflife=self._km.halflife, boost_left=self._boost_left, learned=self._learned,
+            vocab=list(self._vocab), buffer=[_floats(b) for b in self._buffer],
+            centers=[_floats(c) for c in self._centers] if self._ready else None,
+            halflife=float(self._rate), boost_left=self._boost_left, learned=self._learned,
             drifts=self._drifts, labels=list(self._labels),
-            detector=DetectorState(
-                n=det._x_mean.n, mean=det._x_mean._mean, sum_increase=det._sum_increase,
-                sum_decrease=det._sum_decrease, min_increase=det._min_increase,
-                max_decrease=det._max_decrease,
+            detector=DetectorState(  # floats, so that a re-export gives the same bytes
+                n=float(det._x_mean.n), mean=float(det._x_mean._mean),
+                sum_increase=float(det._sum_increase), sum_decrease=float(det._sum_decrease),
+                min_increase=float(det._min_increase), max_decrease=float(det._max_decrease),
             ),
         )
 
@@ -309,11 +338,9 @@ class BehaviouralSegmenter:
         self._vocab = list(state.vocab)
         self._vocab_set = set(state.vocab)
         self._buffer = [dict(b) for b in state.buffer]
-        self._km = cluster.KMeans(n_clusters=self.n_clusters, halflife=state.halflife, seed=self.seed)
+        self._rate = state.halflife
         self._ready = state.centers is not None
-        if state.centers is not None:
-            for i, c in enumerate(state.centers):
-                self._km.centers[i].update(c)
+        self._set_centers(state.centers if state.centers is not None else [])
         self._boost_left = state.boost_left
         self._learned = state.learned
         self._drifts = state.drifts
@@ -332,6 +359,18 @@ class BehaviouralSegmenter:
         p.bsegment_dwell = 0
         p.bsegment_challenger = None
         p.bsegment_streak = 0
+
+
+def _argmin(d: list[float]) -> int:
+    best = 0
+    for i in range(1, len(d)):
+        if d[i] < d[best]:
+            best = i
+    return best
+
+
+def _floats(d: dict[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in d.items()}
 
 
 def _index(segment_id: str) -> int | None:

@@ -32,7 +32,7 @@ def stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[bytes], Path]
 def test_behavioural_segments_recover_groups_follow_shifts_without_flapping(stream):
     lines, truth = stream
     res = qr.segment_quality(lines, truth, EngineConfig(seed=11, behavioural_segments=True, policy="hybrid"))
-    assert res["ari_users_ge20_interactions"] >= 0.6  # 0.8 is the full-scale target
+    assert res["ari_users_ge20_interactions"] >= 0.75  # 0.83 here; the full-scale target is 0.8
     assert res["median_reassignment_events"] <= 20
     assert res["reverted_flip_rate_per_event"] < 0.01
 
@@ -42,4 +42,5 @@ def test_recommendations_beat_popularity_prequentially_on_the_generator(stream):
     res = qr.rec_quality(
         lines, EngineConfig(rebuy_after_days=0.0, behavioural_segments=True, policy="hybrid"))
     assert res["purchases_scored"] > 200
-    assert res["lift"] > 1.0  # the 2x target is NOT reached yet (see README / report)
+    # 1.68 measured at this scale (seed 11); the 2x full-scale target is NOT reached yet
+    assert res["lift"] >= 1.45
