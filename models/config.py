@@ -53,7 +53,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: order -> byte-identical outputs.
     seed: int = 0
     #: Behavioural segments on/off, and their hyperparameters (see models/behaviour).
-    #: Off by default: they cost ~25 us/event and have not reached their quality targets.
+    #: Off by default: they cost ~18-26 us/event (segments alone; the hybrid policy more).
     behavioural_segments: bool = False
     behaviour_clusters: int = 6
     #: Weight of each new interaction in the behaviour vector's category mix (EWMA).
