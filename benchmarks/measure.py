@@ -60,3 +60,13 @@ def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def report_json(shown: object, path: Path | None, written: object | None = None) -> None:
+    """Print ``shown`` as JSON; also write ``written`` (default: ``shown``) to ``path``."""
+    import json
+
+    print(json.dumps(shown, indent=2))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(shown if written is None else written, indent=2))

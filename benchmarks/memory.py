@@ -42,9 +42,10 @@ from typing import Any
 from confluent_kafka import Producer
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBufferManager
 
+from benchmarks.measure import report_json
 from benchmarks.scaling import committed_total
 from benchmarks.soak import events
-from benchmarks.workload import WorkerTopics
+from benchmarks.workload import WorkerTopics, produce_due
 from models.segments import DEFAULT_RULES_PATH, load_rules
 from streams.broker import EmbeddedBroker
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
@@ -135,17 +136,7 @@ def _produce(settings: Settings, topic: str, users: int, rate: float, seconds: f
     started = time.monotonic()
     try:
         while not stop.is_set() and (now := time.monotonic()) - started < seconds:
-            due = int((now - started) * rate) - counter[0]
-            for _ in range(max(due, 0)):
-                key, value = next(source)
-                while True:
-                    try:
-                        producer.produce(topic, key=key, value=value)
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
-                counter[0] += 1
-            producer.poll(0)
+            counter[0] = produce_due(producer, topic, source, rate, now - started, counter[0])
             time.sleep(0.05)
     finally:
         producer.flush(60)
@@ -303,10 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     _TunedRocksStore.memtable_budget_mb = args.memtable_budget_mb
     result = probe(args.users, args.rate, args.seconds, args.sample_s, args.partitions,
                    args.tracemalloc, args.top, args.warmup_s)
-    print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+    report_json({k: v for k, v in result.items() if k != "samples"}, args.json, result)
     return 0
 
 

@@ -17,14 +17,13 @@ phase's changelog, the same engine over the same events)::
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from benchmarks.measure import per_core, proc_peak_rss_mb, reset_peak_rss
+from benchmarks.measure import per_core, proc_peak_rss_mb, report_json, reset_peak_rss
 from benchmarks.workload import create_topics, make_workload, unique
 from models.config import EngineConfig
 from models.engine import Engine, InputRecord
@@ -168,10 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         result = bench_restore(settings, samples, args.users, memory=not args.no_memory)
     result = {**result, "sample_users": len(samples),
               "events_per_sampled_user": args.sample_events / len(samples)}
-    print(json.dumps(result, indent=2))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+    report_json(result, args.json)
     return 0
 
 

@@ -32,7 +32,9 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
+from benchmarks.measure import report_json
 from benchmarks.scaling import committed_total
+from benchmarks.workload import produce_due
 from streams.broker import EmbeddedBroker, find_free_port
 from streams.process import stop_process
 from streams.settings import Settings
@@ -133,17 +135,7 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
         next_sample = started
         tick = 0.1
         while (now := time.monotonic()) - started < minutes * 60:
-            due = int((now - started) * rate) - produced
-            for _ in range(max(due, 0)):
-                key, value = next(source)
-                while True:
-                    try:
-                        producer.produce(topic, key=key, value=value)
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
-                produced += 1
-            producer.poll(0)
+            produced = produce_due(producer, topic, source, rate, now - started, produced)
             if now >= next_sample:
                 if worker.poll() is not None:
                     raise RuntimeError(f"the worker exited with {worker.returncode} (log: {workdir})")
@@ -208,10 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, _exit_on_signal)
     result = soak(args.minutes, args.fraction, args.max_rate, args.users, args.sample_s, args.partitions)
     summary = {k: v for k, v in result.items() if k != "samples"}
-    print(json.dumps(summary, indent=2))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+    report_json(summary, args.json, result)
     return 0 if result["lost"] == 0 else 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +106,20 @@ def count_records(settings: Settings, topic: str, partitions: int, expected: int
     finally:
         consumer.close()
     return n
+
+
+def produce_due(producer: Producer, topic: str, source: Iterator[tuple[bytes, bytes]], rate: float,
+                elapsed_s: float, produced: int) -> int:
+    """Produce from ``source`` what a steady ``rate`` owes after ``elapsed_s`` seconds,
+    given ``produced`` so far (waiting on a full local queue); returns the new total."""
+    for _ in range(max(int(elapsed_s * rate) - produced, 0)):
+        key, value = next(source)
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        produced += 1
+    producer.poll(0)
+    return produced
