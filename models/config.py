@@ -72,6 +72,9 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True):
     rebuy_after_days: float | None = None
     #: Half-life of the "trending" item popularity, days of event time.
     trending_half_life_days: float = 1.0
+    #: Half-life of the "steady" (long-window) item popularity, days of event time: what
+    #: sells month in, month out (the hybrid policy's third popularity source).
+    steady_half_life_days: float = 30.0
     #: Categories never recommended.
     excluded_categories: tuple[str, ...] = ()
     #: Bounds of the co-visitation model: items tracked, neighbours per item.

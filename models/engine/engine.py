@@ -72,6 +72,7 @@ class EngineState(msgspec.Struct, kw_only=True):
     popularity: PopularityState
     segmenter: SegmenterState | None = None
     trending: PopularityState | None = None
+    steady: PopularityState | None = None
     covisit: CoVisitationState | None = None
     ranker: RankerState | None = None
     offers: OfferState | None = None
@@ -151,13 +152,16 @@ class Engine:
         self.trending = SegmentPopularity(
             half_life_days=self.config.trending_half_life_days, max_items=self.config.max_items_per_segment
         )
+        self.steady = SegmentPopularity(
+            half_life_days=self.config.steady_half_life_days, max_items=self.config.max_items_per_segment
+        )
         self.covisit = CoVisitation(
             max_items=self.config.max_covisit_items, max_neighbors=self.config.max_covisit_neighbors
         )
         self.ranker = Ranker()
         self.recommender = HybridRecommender(
             self.popularity, self.trending, self.covisit, self.ranker,
-            rebuy_after_days=self.config.rebuy_after_days,
+            rebuy_after_days=self.config.rebuy_after_days, steady=self.steady,
         )
         self.policy: Policy
         if policy is not None:
@@ -289,6 +293,7 @@ class Engine:
         return msgspec.msgpack.encode(EngineState(
             watermark=self.watermark, popularity=self.popularity.to_state(),
             segmenter=self.segmenter.to_state(), trending=self.trending.to_state(),
+            steady=self.steady.to_state(),
             covisit=self.covisit.to_state(), ranker=self.ranker.to_state(),
             offers=self.offers.to_state(),
         ))
@@ -304,6 +309,8 @@ class Engine:
             self.segmenter.load_state(state.segmenter)
         if state.trending is not None:
             self.trending.load_state(state.trending)
+        if state.steady is not None:
+            self.steady.load_state(state.steady)
         if state.covisit is not None:
             self.covisit.load_state(state.covisit)
         if state.ranker is not None:
@@ -630,9 +637,11 @@ class Engine:
             self.popularity.learn_one(segments, props.item_id, props.category, weight, ts)
             if hybrid:
                 self.trending.learn_one((), props.item_id, props.category, weight, ts)
+                self.steady.learn_one((), props.item_id, props.category, weight, ts)
         elif isinstance(ev, Purchase):
             weight = POPULARITY_WEIGHTS["purchase"]
             for line in ev.properties.items:
                 self.popularity.learn_one(segments, line.item_id, line.category, weight, ts)
                 if hybrid:
                     self.trending.learn_one((), line.item_id, line.category, weight, ts)
+                    self.steady.learn_one((), line.item_id, line.category, weight, ts)

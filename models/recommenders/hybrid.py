@@ -66,7 +66,7 @@ class Ranked:
     score: float
     reason: str
     category: str | None
-    #: Which source a person would credit: covisit, rebuy, segment, trend, global.
+    #: Which source a person would credit: covisit, rebuy, segment, trend, global, steady.
     source: str
 
 
@@ -86,9 +86,12 @@ class HybridRecommender:
         rebuy_after_days: float | None = None,
         negatives: int = 5,
         max_rebuy: int = 20,
+        steady: SegmentPopularity | None = None,
     ) -> None:
         self.popularity = popularity
         self.trending = trending
+        #: Long-window (30-day) global popularity; None: no such source.
+        self.steady = steady
         self.covisit = covisit
         self.ranker = ranker
         self.per_source = per_source
@@ -210,6 +213,9 @@ class HybridRecommender:
         self._add_leaders(self.trending.top(GLOBAL, n), "trend", "trending with all shoppers today", add)
         self._add_leaders(
             self.popularity.top(GLOBAL, n), "global", "popular with all shoppers this week", add)
+        if self.steady is not None:
+            self._add_leaders(
+                self.steady.top(GLOBAL, n), "steady", "a steady seller with all shoppers this month", add)
         if personal:
             recent_pos = {it: i for i, it in enumerate(reversed(recent))}
             cat_of = self.popularity.category_of

@@ -26,13 +26,13 @@ from river import linear_model, optim, utils
 
 #: Feature names, in a fixed order.
 FEATURES: tuple[str, ...] = (
-    "covisit", "rebuy", "rebuy_few", "segment", "global", "trend", "affinity", "viewed",
+    "covisit", "rebuy", "rebuy_few", "segment", "global", "trend", "steady", "affinity", "viewed",
 )
 #: Warm-start weights (log-odds per unit of feature), roughly what the purchase logs
 #: teach it (a segment list's leader ~10% per session, a sole past purchase ~30%).
 PRIOR: dict[str, float] = {
     "covisit": 0.3, "rebuy": 2.0, "rebuy_few": 2.0, "segment": 3.0, "global": 0.3,
-    "trend": 0.3, "affinity": 0.3, "viewed": 0.0,
+    "trend": 0.3, "steady": 0.3, "affinity": 0.3, "viewed": 0.0,
 }
 PRIOR_INTERCEPT = -5.0
 

@@ -105,3 +105,23 @@ def test_a_ranker_checkpoint_without_the_newer_features_loads_with_their_priors(
     r.load_state(old)
     w = r.to_state().weights
     assert w["rebuy_few"] == PRIOR["rebuy_few"] and w["covisit"] == 1.0
+
+
+def test_the_steady_source_is_a_candidate_and_is_checkpointed_with_the_engine():
+    from models.config import EngineConfig
+    from models.engine import Engine, InputRecord
+    from models.segments import DEFAULT_RULES_PATH, load_rules
+    from tests.factories import at, event, raw
+
+    eng = Engine(load_rules(DEFAULT_RULES_PATH), EngineConfig(policy="hybrid"))
+    # an item viewed a lot 20 days ago: faded from the 1-day trend, still a steady seller
+    views = [raw(event("product_view", f"v{i}", at(0, i), item_id="lamp", category="home"))
+             for i in range(30)]
+    eng.process_many([InputRecord(r) for r in views])
+    eng.process_many([InputRecord(raw(event("product_view", "w", at(20), item_id="cup", category="home")))])
+    cands = eng.recommender.candidates(profile(), (), eng.watermark or 0.0, str)
+    assert cands["lamp"][0]["steady"] == 1.0
+    assert cands["lamp"][0].get("steady", 0) > cands["lamp"][0].get("trend", 0)
+    restored = Engine(load_rules(DEFAULT_RULES_PATH), EngineConfig(policy="hybrid"))
+    restored.import_state(eng.export_state())
+    assert restored.steady.top("*", 2) == eng.steady.top("*", 2)
