@@ -23,7 +23,8 @@ demo: $(STAMP)
 
 ## test: the whole suite (unit, doctests, integration on an embedded broker) + lint
 test: $(STAMP) $(BIN)/promtool
-	$(BIN)/ruff check schemas models streams tests
+	$(BIN)/ruff check schemas models streams tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 unit: $(STAMP) $(BIN)/promtool
@@ -33,7 +34,7 @@ integration: $(STAMP)
 	$(BIN)/pytest -q -m integration
 
 lint: $(STAMP)
-	$(BIN)/ruff check schemas models streams tests
+	$(BIN)/ruff check schemas models streams tests benchmarks
 	$(BIN)/mypy
 
 ## schemas: regenerate schemas/json from the msgspec structs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from models.policies.context import DecisionContext, PolicyAnswer
 from models.recommenders.popularity import GLOBAL, SegmentPopularity
-from schemas.outputs import Recommendation
+from schemas.outputs import DecisionKind, Recommendation
 
 
 class SegmentPopularityPolicy:
@@ -55,6 +55,7 @@ class SegmentPopularityPolicy:
                 ))
                 if len(recs) >= self.k:
                     break
+        kind: DecisionKind
         if not ctx.personalization_allowed:
             kind = "default"
         elif from_segments:

@@ -64,7 +64,7 @@ def _bump_affinity(p: Profile, category: str, weight: float, ts: float, cfg: Eng
     if len(p.affinity) > cfg.max_categories:
         # drop the weakest category, scored at the newest reference time (ties by name)
         ref = max(e[1] for e in p.affinity.values())
-        weakest = min(p.affinity, key=lambda c: (decayed(*p.affinity[c], ref, hl), c))
+        weakest = min(p.affinity, key=lambda c: (decayed(p.affinity[c][0], p.affinity[c][1], ref, hl), c))
         del p.affinity[weakest]
 
 
@@ -123,12 +123,12 @@ def apply_event(p: Profile, ev: EventBase, cfg: EngineConfig) -> None:
         if ev.properties.category:
             _count_category(p, bucket, etype, ev.properties.category, weight, ts, cfg)
     elif isinstance(ev, AddToCart):
-        props = ev.properties
-        p.cart[props.item_id] = p.cart.get(props.item_id, 0) + props.quantity
+        added = ev.properties
+        p.cart[added.item_id] = p.cart.get(added.item_id, 0) + added.quantity
         if len(p.cart) > cfg.max_cart_items:
             del p.cart[next(iter(p.cart))]
-        if props.category:
-            _count_category(p, bucket, etype, props.category, weight, ts, cfg)
+        if added.category:
+            _count_category(p, bucket, etype, added.category, weight, ts, cfg)
     elif isinstance(ev, RemoveFromCart):
         left = p.cart.get(ev.properties.item_id, 0) - ev.properties.quantity
         if left > 0:
@@ -150,11 +150,11 @@ def apply_event(p: Profile, ev: EventBase, cfg: EngineConfig) -> None:
         for key in sorted(traits.extra):
             p.traits[f"extra.{key}"] = traits.extra[key]
     elif isinstance(ev, Consent):
-        props = ev.properties
-        if props.personalization is not None:
-            p.consent["personalization"] = props.personalization
-        if props.marketing is not None:
-            p.consent["marketing"] = props.marketing
+        consent = ev.properties
+        if consent.personalization is not None:
+            p.consent["personalization"] = consent.personalization
+        if consent.marketing is not None:
+            p.consent["marketing"] = consent.marketing
 
 
 def _remember_recent(p: Profile, item_id: str, cfg: EngineConfig) -> None:

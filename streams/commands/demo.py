@@ -99,7 +99,9 @@ class _Viewer:
                         f"{c['segment_id']}: {c['reason']}"
                     )
             elif kind == "dead":
-                headers = dict(msg.headers() or [])
+                got = msg.headers() or []
+                headers = {k: v if isinstance(v, bytes) else str(v or "?").encode()
+                           for k, v in (got.items() if isinstance(got, dict) else got)}
                 reason = headers.get("x-personalizer-reason", b"?").decode()
                 self.dead_reasons[reason] += 1
                 if self._due(kind):

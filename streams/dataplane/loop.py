@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -428,7 +429,7 @@ class DataPlane:
             records = []
             keys: dict[int, bytes | None] = {}
             for m in part_msgs:
-                offset = m.offset()
+                offset = cast(int, m.offset())  # a consumed record always has one
                 keys[offset] = m.key()
                 _, ts_ms = m.timestamp()
                 records.append(InputRecord(m.value() or b"", SourcePosition(
@@ -442,7 +443,7 @@ class DataPlane:
             if rt.engine.watermark != rt.watermark_seen:
                 rt.watermark_seen = rt.engine.watermark
                 rt.wall_at_watermark = self.clock()
-            rt.pending_offset = part_msgs[-1].offset() + 1
+            rt.pending_offset = cast(int, part_msgs[-1].offset()) + 1
             self.processed += len(part_msgs)
         metrics.BATCH_SIZE.observe(len(msgs))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)

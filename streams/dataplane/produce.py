@@ -7,6 +7,7 @@ reads them: the value is the original bytes, untouched.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import cast
 
 import msgspec
 from confluent_kafka import Producer
@@ -68,7 +69,8 @@ class OutputWriter:
                  headers: list[tuple[str, bytes]] | None = None) -> None:
         while True:
             try:
-                self.producer.produce(topic, value=value, key=key, headers=headers)
+                self.producer.produce(topic, value=value, key=key,
+                                      headers=cast("list[tuple[str, str | bytes | None]] | None", headers))
                 return
             except BufferError:
                 self.producer.poll(0.05)  # local queue full: let deliveries drain
@@ -87,8 +89,8 @@ class OutputWriter:
             self._produce(self.changes_topic, c.user_id.encode(), _encode(c))
         for dl in out.dead_letters:
             offset = dl.source.offset if dl.source is not None else None
-            key = keys_by_offset.get(offset) if offset is not None else None
-            self._produce(self.dlq_topic, key, dl.raw, dlq_headers(dl, self.group_id))
+            dl_key = keys_by_offset.get(offset) if offset is not None else None
+            self._produce(self.dlq_topic, dl_key, dl.raw, dlq_headers(dl, self.group_id))
         if self.latest_topic:
             for user, profile in out.state_updates.items():
                 if profile is None:  # erased: tombstone the latest decision too

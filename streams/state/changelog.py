@@ -42,7 +42,7 @@ def produce_checkpoint(
     engine_state: bytes | None, source_offset: int,
 ) -> int:
     """Queue one checkpoint's changelog records (no callbacks); returns how many."""
-    headers = [(SOURCE_OFFSET_HEADER, str(source_offset).encode())]
+    headers: list[tuple[str, str | bytes | None]] = [(SOURCE_OFFSET_HEADER, str(source_offset).encode())]
     n = 0
     records = [(USER_PREFIX + u.encode(), v) for u, v in updates.items()]
     if engine_state is not None:
@@ -138,11 +138,12 @@ def restore_partition(
     return result
 
 
-def _source_offset(headers: list[tuple[str, bytes]] | None) -> int | None:
-    for name, value in headers or ():
+def _source_offset(headers: Any) -> int | None:
+    """The source offset header of a changelog record (librdkafka gives a list of pairs)."""
+    for name, value in (headers.items() if isinstance(headers, dict) else headers or ()):
         if name == SOURCE_OFFSET_HEADER:
             try:
                 return int(value)
-            except ValueError:
+            except (TypeError, ValueError):
                 return None
     return None

@@ -76,7 +76,7 @@ class RocksPartitionStore:
 
     def get(self, user_id: str) -> bytes | None:
         value = self._db.get(_USER + user_id.encode())
-        return value  # type: ignore[no-any-return]
+        return value
 
     def items(self) -> Iterator[tuple[str, bytes]]:
         it = self._db.iter()
@@ -92,7 +92,8 @@ class RocksPartitionStore:
         return self._count
 
     def get_meta(self, name: str) -> bytes | None:
-        return self._db.get(_META + name.encode())  # type: ignore[no-any-return]
+        meta: bytes | None = self._db.get(_META + name.encode())
+        return meta
 
     def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes]) -> None:
         batch = WriteBatch(raw_mode=True)
