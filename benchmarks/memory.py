@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBufferManager
+from rocksdict import Rdict
 
 from benchmarks.measure import report_json
 from benchmarks.scaling import committed_total
@@ -51,7 +51,13 @@ from streams.broker import EmbeddedBroker
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.settings import Settings
 from streams.state.partition import PartitionStore
-from streams.state.rocksdb import RocksPartitionStore
+from streams.state.rocksdb import (
+    BLOCK_CACHE_BYTES,
+    MEMTABLE_BUDGET_BYTES,
+    WRITE_BUFFER_BYTES,
+    RocksPartitionStore,
+    store_options,
+)
 
 __all__ = ["main", "probe", "rocks_memory", "status_kb"]
 
@@ -71,9 +77,9 @@ def status_kb(field: str, pid: int | str = "self") -> int:
     return 0
 
 
-def rocks_memory(stores: list[PartitionStore], shared_cache: bool = False) -> dict[str, float]:
+def rocks_memory(stores: list[PartitionStore]) -> dict[str, float]:
     """RocksDB native memory in MiB per :data:`ROCKS_PROPERTIES`, summed over ``stores``
-    (the block cache counted once when ``shared_cache``: every store reports the same one)."""
+    (the block cache counted once: every store of the process shares it and reports it)."""
     out = dict.fromkeys(ROCKS_PROPERTIES, 0.0)
     for store in stores:
         db = getattr(store, "_db", None)
@@ -81,52 +87,24 @@ def rocks_memory(stores: list[PartitionStore], shared_cache: bool = False) -> di
             continue
         for name, prop in ROCKS_PROPERTIES.items():
             value = (db.property_int_value(prop) or 0) / 2**20
-            out[name] = max(out[name], value) if shared_cache and name == "block_cache" else out[name] + value
+            out[name] = max(out[name], value) if name == "block_cache" else out[name] + value
     return {k: round(v, 1) for k, v in out.items()}
 
 
-class _TunedRocksStore(RocksPartitionStore):
-    """The worker's RocksDB store with the memtable and block cache sizes set (hypothesis tests)."""
-
-    write_buffer_mb: int | None = None
-    block_cache_mb: int | None = None
-    #: One memtable budget (RocksDB WriteBufferManager) and one block cache shared by every
-    #: store of the process, created on first use, when ``memtable_budget_mb`` is set.
-    memtable_budget_mb: int | None = None
-    _shared: tuple[WriteBufferManager, Cache] | None = None
-
-    @classmethod
-    def tuned(cls) -> bool:
-        return any(v is not None for v in (cls.write_buffer_mb, cls.block_cache_mb, cls.memtable_budget_mb))
-
-    def __init__(self, path: Path) -> None:  # same body as the parent, plus the options
-        path.mkdir(parents=True, exist_ok=True)
-        options = Options(raw_mode=True)
-        options.create_if_missing(True)
-        if self.write_buffer_mb is not None:
-            options.set_write_buffer_size(self.write_buffer_mb * 2**20)
-        cache = Cache(self.block_cache_mb * 2**20) if self.block_cache_mb is not None else None
-        if self.memtable_budget_mb is not None:
-            if _TunedRocksStore._shared is None:
-                _TunedRocksStore._shared = (
-                    WriteBufferManager(self.memtable_budget_mb * 2**20, False),
-                    cache if cache is not None else Cache(8 * 2**20))
-            manager, cache = _TunedRocksStore._shared
-            options.set_write_buffer_manager(manager)
-        if cache is not None:
-            table = BlockBasedOptions()
-            table.set_block_cache(cache)
-            options.set_block_based_table_factory(table)
-        self.path = path
-        self._db = Rdict(str(path), options=options)
-        self._count = self._scan_count()
+#: RocksDB sizes in MiB given on the command line (None: the worker's, see streams/state/rocksdb.py).
+_SIZES: dict[str, int | None] = {"write_buffer_mb": None, "block_cache_mb": None, "memtable_budget_mb": None}
 
 
 class _TunedPlane(DataPlane):
     def _open_store(self, topic: str, partition: int) -> PartitionStore:
-        if not _TunedRocksStore.tuned():
+        if all(v is None for v in _SIZES.values()):
             return super()._open_store(topic, partition)
-        return _TunedRocksStore(self.cfg.state_dir / self.cfg.group_id / f"{topic}-{partition}")
+        mib = {name: (v * 2**20 if v is not None else None) for name, v in _SIZES.items()}
+        options = store_options(
+            write_buffer_bytes=mib["write_buffer_mb"] or WRITE_BUFFER_BYTES,
+            memtable_budget_bytes=mib["memtable_budget_mb"] or MEMTABLE_BUDGET_BYTES,
+            block_cache_bytes=mib["block_cache_mb"] or BLOCK_CACHE_BYTES)
+        return RocksPartitionStore(self.cfg.state_dir / self.cfg.group_id / f"{topic}-{partition}", options)
 
 
 def _produce(settings: Settings, topic: str, users: int, rate: float, seconds: float,
@@ -223,7 +201,7 @@ def probe(users: int, rate: float, seconds: float, sample_s: float, partitions: 
                 "t_s": round(elapsed, 1), "rss_mb": round(status_kb("VmRSS") / 1024, 1),
                 "anon_mb": round(status_kb("RssAnon") / 1024, 1), "produced": produced[0],
                 "processed": plane.processed, "users": sum(s.count() for s in stores),
-                "rocks_mb": rocks_memory(stores, _TunedRocksStore._shared is not None),
+                "rocks_mb": rocks_memory(stores),
                 "consumer_fetchq_mb": stats.consumer_fetchq_mb,
                 "producer_queue_mb": stats.producer_queue_mb, **_structures(plane),
             }
@@ -259,9 +237,7 @@ def probe(users: int, rate: float, seconds: float, sample_s: float, partitions: 
     rss_delta = last["rss_mb"] - first["rss_mb"]
     return {
         "users": users, "rate": rate, "seconds": seconds, "partitions": partitions,
-        "write_buffer_mb": _TunedRocksStore.write_buffer_mb,
-        "block_cache_mb": _TunedRocksStore.block_cache_mb,
-        "memtable_budget_mb": _TunedRocksStore.memtable_budget_mb,
+        **_SIZES,
         "produced": produced[0], "processed": plane.processed if plane else 0, "committed": committed,
         "rss_mb": {"first": samples[0]["rss_mb"], "after_warmup": first["rss_mb"], "last": last["rss_mb"],
                    "max": max(s["rss_mb"] for s in samples)},
@@ -283,15 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup-s", type=float, default=30.0)
     ap.add_argument("--tracemalloc", action="store_true", help="trace the Python heap (slower)")
     ap.add_argument("--top", type=int, default=15, help="allocation sites to print")
-    ap.add_argument("--write-buffer-mb", type=int, default=None, help="RocksDB memtable size per store")
-    ap.add_argument("--block-cache-mb", type=int, default=None, help="RocksDB block cache per store")
+    ap.add_argument("--write-buffer-mb", type=int, default=None,
+                    help="RocksDB memtable size per store (default: the worker's)")
+    ap.add_argument("--block-cache-mb", type=int, default=None,
+                    help="the block cache shared by every store (default: the worker's)")
     ap.add_argument("--memtable-budget-mb", type=int, default=None,
-                    help="one RocksDB WriteBufferManager (and block cache) shared by every store")
+                    help="the memtable budget (WriteBufferManager) shared by every store "
+                         "(default: the worker's)")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = ap.parse_args(argv)
-    _TunedRocksStore.write_buffer_mb = args.write_buffer_mb
-    _TunedRocksStore.block_cache_mb = args.block_cache_mb
-    _TunedRocksStore.memtable_budget_mb = args.memtable_budget_mb
+    _SIZES.update(write_buffer_mb=args.write_buffer_mb, block_cache_mb=args.block_cache_mb,
+                  memtable_budget_mb=args.memtable_budget_mb)
     result = probe(args.users, args.rate, args.seconds, args.sample_s, args.partitions,
                    args.tracemalloc, args.top, args.warmup_s)
     report_json({k: v for k, v in result.items() if k != "samples"}, args.json, result)

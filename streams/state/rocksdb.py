@@ -31,26 +31,30 @@ WRITE_BUFFER_BYTES = 16 * 2**20
 #: The block cache shared by all the process's partition stores.
 BLOCK_CACHE_BYTES = 32 * 2**20
 
-_shared: tuple[WriteBufferManager, Cache] | None = None
+_shared: dict[tuple[int, int], tuple[WriteBufferManager, Cache]] = {}
 _shared_lock = threading.Lock()
 
 
-def _shared_memory() -> tuple[WriteBufferManager, Cache]:
-    """The process's memtable budget and block cache, created on first use."""
-    global _shared
+def _shared_memory(memtable_budget_bytes: int, block_cache_bytes: int) -> tuple[WriteBufferManager, Cache]:
+    """The process's memtable budget and block cache of these sizes, created on first use."""
+    key = (memtable_budget_bytes, block_cache_bytes)
     with _shared_lock:
-        if _shared is None:
-            _shared = (WriteBufferManager(MEMTABLE_BUDGET_BYTES, False), Cache(BLOCK_CACHE_BYTES))
-        return _shared
+        if key not in _shared:
+            _shared[key] = (WriteBufferManager(memtable_budget_bytes, False), Cache(block_cache_bytes))
+        return _shared[key]
 
 
-def store_options() -> Options:
-    """rocksdict options of a partition store: raw bytes, bounded shared memory."""
+def store_options(
+    write_buffer_bytes: int = WRITE_BUFFER_BYTES, memtable_budget_bytes: int = MEMTABLE_BUDGET_BYTES,
+    block_cache_bytes: int = BLOCK_CACHE_BYTES,
+) -> Options:
+    """rocksdict options of a partition store: raw bytes, bounded memory shared by every
+    store opened with the same sizes (the defaults are the worker's)."""
     options = Options(raw_mode=True)
     options.create_if_missing(True)
-    options.set_write_buffer_size(WRITE_BUFFER_BYTES)
+    options.set_write_buffer_size(write_buffer_bytes)
     options.set_max_write_buffer_number(2)
-    manager, cache = _shared_memory()
+    manager, cache = _shared_memory(memtable_budget_bytes, block_cache_bytes)
     options.set_write_buffer_manager(manager)
     table = BlockBasedOptions()
     table.set_block_cache(cache)
@@ -59,10 +63,11 @@ def store_options() -> Options:
 
 
 class RocksPartitionStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, options: Options | None = None) -> None:
+        """``options``: default :func:`store_options` (the worker's)."""
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = Rdict(str(path), options=store_options())
+        self._db = Rdict(str(path), options=options if options is not None else store_options())
         self._count = self._scan_count()
 
     def _scan_count(self) -> int:
