@@ -41,6 +41,19 @@ def create_topics(settings: Settings, partitions: dict[str, int], compacted: tup
     ensure_topics(settings.admin_config(), specs)
 
 
+def topic_env(input_topic: str, decisions: str, latest: str, changes: str, dlq: str, prefix: str
+              ) -> dict[str, str]:
+    """The PERSONALIZER_* variables naming a worker's input and output topics."""
+    return {
+        "PERSONALIZER_INPUT_TOPICS": input_topic,
+        "PERSONALIZER_DECISIONS_TOPIC": decisions,
+        "PERSONALIZER_LATEST_DECISIONS_TOPIC": latest,
+        "PERSONALIZER_SEGMENT_CHANGES_TOPIC": changes,
+        "PERSONALIZER_DLQ_TOPIC": dlq,
+        "PERSONALIZER_CHANGELOG_TOPIC_PREFIX": prefix,
+    }
+
+
 @dataclass(frozen=True)
 class WorkerTopics:
     """The input and output topics of one data-plane run, uniquely named."""
@@ -73,15 +86,8 @@ class WorkerTopics:
 
     def env(self) -> dict[str, str]:
         """The PERSONALIZER_* variables that point a worker process at these topics."""
-        return {
-            "PERSONALIZER_INPUT_TOPICS": self.input,
-            "PERSONALIZER_DECISIONS_TOPIC": self.decisions,
-            "PERSONALIZER_LATEST_DECISIONS_TOPIC": self.latest,
-            "PERSONALIZER_SEGMENT_CHANGES_TOPIC": self.changes,
-            "PERSONALIZER_DLQ_TOPIC": self.dlq,
-            "PERSONALIZER_CHANGELOG_TOPIC_PREFIX": self.prefix,
-            "PERSONALIZER_PARTITIONS": str(self.partitions),
-        }
+        return {**topic_env(self.input, self.decisions, self.latest, self.changes, self.dlq, self.prefix),
+                "PERSONALIZER_PARTITIONS": str(self.partitions)}
 
 
 def fill_topic(settings: Settings, topic: str, lines: list[bytes], rate: float | None = None) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
+from benchmarks.workload import topic_env
 from models.engine import Engine, InputRecord
 from models.segments import RuleSet
 from models.state.codec import encode_profile
@@ -46,14 +47,7 @@ class PlaneTopics:
     partitions: int
 
     def env(self) -> dict[str, str]:
-        return {
-            "PERSONALIZER_INPUT_TOPICS": self.input,
-            "PERSONALIZER_DECISIONS_TOPIC": self.decisions,
-            "PERSONALIZER_LATEST_DECISIONS_TOPIC": self.latest,
-            "PERSONALIZER_SEGMENT_CHANGES_TOPIC": self.changes,
-            "PERSONALIZER_DLQ_TOPIC": self.dlq,
-            "PERSONALIZER_CHANGELOG_TOPIC_PREFIX": self.prefix,
-        }
+        return topic_env(self.input, self.decisions, self.latest, self.changes, self.dlq, self.prefix)
 
 
 def make_topics(topic_factory: Callable[..., str], partitions: int = 4) -> PlaneTopics:
