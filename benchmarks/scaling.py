@@ -68,7 +68,7 @@ def stop_workers(workers: Sequence[WorkerProcess]) -> None:
         stop_process(w.proc, timeout=30)
 
 
-def _get_json(url: str) -> dict[str, object] | None:
+def get_json(url: str) -> dict[str, object] | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             body = json.loads(resp.read())
@@ -81,7 +81,7 @@ def owned_partitions(workers: Sequence[WorkerProcess]) -> list[list[tuple[str, i
     """Each worker's owned input partitions (``/partitions``); None for one that does not answer."""
     owned: list[list[tuple[str, int]] | None] = []
     for w in workers:
-        body = _get_json(f"{w.url}/partitions")
+        body = get_json(f"{w.url}/partitions")
         parts = body.get("partitions") if body is not None else None
         owned.append([(str(t), int(p)) for t, p in parts] if isinstance(parts, list) else None)
     return owned
@@ -119,7 +119,7 @@ def committed_total(settings: Settings, topic: str, partitions: int, group: str)
 
 
 def _ready(w: WorkerProcess) -> bool:
-    body = _get_json(f"{w.url}/ready")
+    body = get_json(f"{w.url}/ready")
     return bool(body and body.get("ready"))
 
 

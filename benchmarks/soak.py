@@ -8,7 +8,13 @@ for the lag to drain and checks that no event was lost: every input committed, o
 distinct decision per event, nothing dead-lettered. Prints and writes JSON; asserts
 nothing (the figures go into the issue's closing note).
 
-    python -m benchmarks.soak --minutes 30 --fraction 0.5 --max-rate 8000 --json var/bench/soak.json
+    python -m benchmarks.soak --minutes 30 --fraction 0.5 --json var/bench/soak.json
+
+The maximum rate is measured in the same run unless ``--max-rate`` gives one: once the
+worker is ready, ``--probe-events`` of the same workload are produced as fast as possible
+and the maximum is the rate at which the worker's committed offsets then advance (from the
+first commit that moves to the one that covers the burst; commits come every second, so
+a burst of ~20 s or more keeps that quantisation to a few percent).
 
 Linux only (RSS from ``/proc``). Every process it starts is stopped by its pid.
 """
@@ -33,7 +39,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from benchmarks.measure import report_json
-from benchmarks.scaling import committed_total
+from benchmarks.scaling import committed_total, get_json
 from benchmarks.workload import produce_due
 from streams.broker import EmbeddedBroker, find_free_port
 from streams.process import stop_process
@@ -106,9 +112,51 @@ def distinct_decisions(settings: Settings, topic: str, partitions: int) -> tuple
     return records, len(ids)
 
 
+def wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    """Until the worker's ``/ready`` says so (it has joined the group and restored)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with {worker.returncode}")
+        body = get_json(f"http://127.0.0.1:{port}/ready")
+        if body and body.get("ready"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the worker was not ready within {timeout:.0f} s")
+
+
+def measure_max_rate(producer: Producer, settings: Settings, topic: str, partitions: int,
+                     source: Iterator[tuple[bytes, bytes]], events: int) -> dict[str, float]:
+    """Produce ``events`` as fast as possible and time the worker's committed offsets
+    covering them: ``(covered - first moved) / (t_covered - t_first_moved)`` events/s."""
+    base = committed_total(settings, topic, partitions, settings.group_id)
+    for _ in range(events):
+        key, value = next(source)
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        done = committed_total(settings, topic, partitions, settings.group_id) - base
+        now = time.monotonic()
+        if first is None and done > 0:
+            first = (now, done)
+        if done >= events:
+            assert first is not None
+            elapsed = max(now - first[0], 1e-9)
+            return {"probe_events": events, "probe_s": round(elapsed, 1),
+                    "max_rate": round((done - first[1]) / elapsed, 1)}
+        time.sleep(0.25)
+    raise RuntimeError("the worker did not drain the probe burst within 15 minutes")
+
+
 def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s: float,
-         partitions: int) -> dict[str, Any]:
-    rate = fraction * max_rate
+         partitions: int, probe_events: int = 200_000) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     broker = EmbeddedBroker(log_path=workdir / "tansu.log").start()
     worker: subprocess.Popen[bytes] | None = None
@@ -129,6 +177,14 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
         topic, group = settings.input_topics[0], settings.group_id
         producer = Producer(settings.producer_config())
         source = events(users)
+        wait_ready(port, worker)
+        probe: dict[str, float] = {}
+        if max_rate <= 0:
+            probe = measure_max_rate(producer, settings, topic, partitions, source, probe_events)
+            max_rate = probe["max_rate"]
+            print(json.dumps({"measured": probe}), flush=True)
+        rate = fraction * max_rate
+        base = int(probe.get("probe_events", 0))  # already produced and committed
         samples: list[dict[str, float]] = []
         produced = 0
         started = time.monotonic()
@@ -139,7 +195,7 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
             if now >= next_sample:
                 if worker.poll() is not None:
                     raise RuntimeError(f"the worker exited with {worker.returncode} (log: {workdir})")
-                lag = produced - committed_total(settings, topic, partitions, group)
+                lag = base + produced - committed_total(settings, topic, partitions, group)
                 samples.append({"t_s": round(now - started, 1), "rss_mb": round(rss_mb(worker.pid), 1),
                                 "lag": lag, "produced": produced, "load1": load_average()})
                 print(json.dumps(samples[-1]), flush=True)
@@ -148,7 +204,7 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
         producer.flush(60)
         drain_started = time.monotonic()
         committed = committed_total(settings, topic, partitions, group)
-        while committed < produced and time.monotonic() - drain_started < 300:
+        while committed < base + produced and time.monotonic() - drain_started < 300:
             time.sleep(1.0)
             committed = committed_total(settings, topic, partitions, group)
         drain_s = time.monotonic() - drain_started
@@ -165,9 +221,9 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
     return {
         "minutes": minutes, "fraction": fraction, "max_rate": max_rate, "target_rate": rate,
         "achieved_rate": round(produced / (minutes * 60), 1), "users": users, "partitions": partitions,
-        "produced": produced, "committed": committed, "drain_s": round(drain_s, 1),
+        "probe": probe, "produced": base + produced, "committed": committed, "drain_s": round(drain_s, 1),
         "decisions": decisions, "distinct_decisions": distinct, "dead_letters": dead,
-        "lost": produced - min(committed, distinct),
+        "lost": base + produced - min(committed, distinct),
         "rss_mb": {"first": samples[0]["rss_mb"], "first_steady": steady[0], "last": final_rss,
                    "min": min(steady), "max": max(steady),
                    "median": statistics.median(steady),
@@ -187,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--fraction", type=float, default=0.5, help="share of --max-rate to produce")
-    ap.add_argument("--max-rate", type=float, default=8000.0,
-                    help="the worker's measured maximum, events/s (README performance table)")
+    ap.add_argument("--max-rate", type=float, default=0.0,
+                    help="the worker's maximum, events/s (default 0: measured in this run by a burst)")
+    ap.add_argument("--probe-events", type=int, default=200_000,
+                    help="size of the burst that measures the maximum rate")
     ap.add_argument("--users", type=int, default=20_000)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--sample-s", type=float, default=5.0)
@@ -198,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     # ``finally`` that stops the worker and the broker by their pids
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_on_signal)
-    result = soak(args.minutes, args.fraction, args.max_rate, args.users, args.sample_s, args.partitions)
+    result = soak(args.minutes, args.fraction, args.max_rate, args.users, args.sample_s, args.partitions,
+                  args.probe_events)
     summary = {k: v for k, v in result.items() if k != "samples"}
     report_json(summary, args.json, result)
     return 0 if result["lost"] == 0 else 1
