@@ -45,7 +45,12 @@ from models.state.codec import decode_profile
 from schemas.outputs import SourcePosition
 from streams import metrics
 from streams.dataplane.produce import OutputWriter
-from streams.state.changelog import changelog_topic, produce_checkpoint, restore_partition
+from streams.state.changelog import (
+    changelog_topic,
+    produce_checkpoint,
+    restore_partition,
+    stored_source_offset,
+)
 from streams.state.checkpointed import CheckpointedStore
 from streams.state.memory import MemoryPartitionStore
 from streams.state.partition import META_ENGINE_STATE, META_SOURCE_OFFSET, PartitionStore
@@ -56,6 +61,10 @@ log = logging.getLogger(__name__)
 
 class DeliveryFailed(RuntimeError):
     pass
+
+
+class PartitionsLost(RuntimeError):
+    """Exactly-once: partitions were lost while a transaction held their outputs."""
 
 
 #: Commit errors that mean "the broker or the group went away for a while", not "this
@@ -254,10 +263,11 @@ class DataPlane:
 
     def _on_revoke(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
         self._ready.clear()
-        try:
-            self._checkpoint(consumer)
-        except KafkaException as exc:  # the group moved on: the next owner re-processes
-            log.warning("checkpoint on revoke failed: %s", exc)
+        if self.error is None:  # after a failure nothing is committed: the next owner redoes it
+            try:
+                self._checkpoint(consumer)
+            except KafkaException as exc:  # the group moved on: the next owner re-processes
+                log.warning("checkpoint on revoke failed: %s", exc)
         self._drop_partitions(tps, "revoked")
         self._ready.set()
 
@@ -307,6 +317,9 @@ class DataPlane:
             if self._in_txn:
                 with contextlib.suppress(KafkaException):
                     producer.abort_transaction(10)
+                # nothing may commit now: the revoke that closing the consumer triggers
+                # must not checkpoint offsets for the aborted work (see _on_revoke)
+                self._in_txn = False
             raise
         finally:
             self._ready.clear()
@@ -368,8 +381,15 @@ class DataPlane:
             return False
 
     def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
-        """Partitions lost without a clean revoke: drop uncommitted work, do not commit."""
+        """Partitions lost without a clean revoke: drop uncommitted work, do not commit.
+
+        Exactly-once with a transaction open: that transaction holds outputs of the lost
+        partitions, which their new owner makes again; committing it with the remaining
+        partitions' offsets would show them twice to read_committed readers. So the worker
+        stops (``run`` aborts the transaction) and its restart re-joins the group."""
         self._drop_partitions(tps, "lost")
+        if self.cfg.exactly_once and self._in_txn:
+            raise PartitionsLost("partitions lost with a transaction open (exactly-once): aborting")
 
     def _drop_partitions(self, tps: list[TopicPartition], kind: str) -> None:
         for tp in tps:
@@ -479,6 +499,13 @@ class DataPlane:
                 self._begin()
                 produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
                                    states[(topic, partition)], rt.pending_offset)
+            elif rt.changelog is not None and updates:
+                # profile changes with no new input (a rules swap, time passing on an idle
+                # partition): stamped with the offset the store already holds, so a restore
+                # from the changelog alone has them too
+                self._begin()
+                produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
+                                   None, stored_source_offset(rt.backing))
         if self._in_txn:
             if offsets:
                 self.producer.send_offsets_to_transaction(

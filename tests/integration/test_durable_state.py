@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models.segments import DEFAULT_RULES_PATH, load_rules
+from models.segments import DEFAULT_RULES_PATH, load_rules, parse_rules
 from streams.broker import find_free_port
 from streams.commands.produce import iter_jsonl
 from streams.dataplane.loop import DataPlane
@@ -60,6 +60,38 @@ def test_restart_restores_from_changelog_and_equals_replay(
     assert_state_equals_reference(restored_state(broker_settings, topics, group),
                                   reference_replay(broker_settings, topics, RULES).engines)
 
+
+
+def test_a_rules_swap_with_no_new_input_reaches_the_changelog(
+    tmp_path: Path, topic_factory, broker_settings, producer_factory
+):
+    """Segment definitions applied live re-evaluate every stored user with no input to
+    commit: those profile changes still go to the changelog, so a new owner restoring from
+    it alone has them (the state equals a replay followed by the same swap)."""
+    topics = make_topics(topic_factory, partitions=2)
+    events = tmp_path / "events.jsonl"
+    generate(users=100, events=2000, seed=5, out=events)
+    lines = list(iter_jsonl(events))
+    group = unique_name("g")
+    swapped = parse_rules(RULES.text + """
+  - id: any_buyer
+    name: Bought anything
+    when: count(purchase) >= 1
+""", "swapped")
+    produce(producer_factory, topics.input, lines)
+    plane = DataPlane(plane_config(topics, broker_settings, group), RULES)
+    with running(plane):
+        wait_for(lambda: all_committed(broker_settings, topics, group, len(lines)), 60, "all committed")
+        plane.set_rules(swapped)
+        wait_for(lambda: plane.rules is swapped, 30, "the new definitions applied")
+        time.sleep(1.5)  # a few 0.5 s checkpoints with nothing new to commit
+
+    engines = reference_replay(broker_settings, topics, RULES).engines
+    for engine in engines.values():
+        engine.set_rules(swapped)
+    buyers = sum(1 for e in engines.values() for _, prof in e.store.items() if "any_buyer" in prof.segments)
+    assert buyers > 0, "the swap changed some profiles"
+    assert_state_equals_reference(restored_state(broker_settings, topics, group), engines)
 
 def test_rocksdb_restart_reads_only_the_missing_tail(
     tmp_path: Path, topic_factory, broker_settings, producer_factory
