@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from models.behaviour.segmenter import SEGMENT_PREFIX
 from models.profiles.profile import Profile
 from models.recommenders.covisit import CoVisitation
+from models.recommenders.mixture import TasteMixture
 from models.recommenders.popularity import GLOBAL, SegmentPopularity
 from models.recommenders.ranker import Ranker
 
@@ -58,6 +59,18 @@ SMOOTHING = 0.01
 CART_TTL_S = 3600.0
 #: Segments below this posterior contribute no candidates.
 MIN_POSTERIOR = 0.02
+#: Last bought items a shopper re-orders from (feature ``rebuy_rate``: 1 / their number).
+REBUY_WINDOW = 40
+#: ``taste`` feature = this x P(the next purchase is the item | the user's taste).
+TASTE_SCALE = 10.0
+#: Per purchase, items not re-ordered from the window ("fresh") and items re-ordered from
+#: it, as measured on the synthetic clickstream (1.21 and 0.15; the retail log: 2.3, 0.1).
+FRESH_PER_PURCHASE = 1.2
+REBUY_PER_PURCHASE = 0.15
+#: ``propensity`` = 1 + ln(expected purchases of the item) / this, clipped to [0, 1]: with
+#: weight :data:`~models.recommenders.ranker.PROPENSITY_SPAN` and the same intercept, the
+#: ranker's log-odds start at ln(expected purchases), calibrated.
+PROPENSITY_SPAN = 12.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,11 @@ class HybridRecommender:
         negatives: int = 5,
         max_rebuy: int = 20,
         steady: SegmentPopularity | None = None,
+        mixture: TasteMixture | None = None,
+        calibrated: bool = True,
+        rebuy_window: int = REBUY_WINDOW,
+        fresh_per_purchase: float = FRESH_PER_PURCHASE,
+        rebuy_per_purchase: float = REBUY_PER_PURCHASE,
     ) -> None:
         self.popularity = popularity
         self.trending = trending
@@ -99,6 +117,14 @@ class HybridRecommender:
         self.rebuy_after_days = rebuy_after_days
         self.negatives = negatives
         self.max_rebuy = max_rebuy
+        #: P(segment | user) and P(item | user); None: one over ``popularity``.
+        self.mixture = mixture if mixture is not None else TasteMixture(popularity)
+        #: True: segment candidates scored by :class:`TasteMixture` (features ``taste`` and
+        #: ``rebuy_rate``); False: the category-only posterior of earlier releases.
+        self.calibrated = calibrated
+        self.rebuy_window = rebuy_window
+        self.fresh_per_purchase = fresh_per_purchase
+        self.rebuy_per_purchase = rebuy_per_purchase
 
     # -- candidate sources ---------------------------------------------------------
 
@@ -163,6 +189,7 @@ class HybridRecommender:
                     x[feat] = value
 
         recent: list[str] = []
+        bought: list[str] = []
         mix: dict[str, float] = {}
         n_hist = 0.0
         if personal:
@@ -189,8 +216,26 @@ class HybridRecommender:
                     add(item, "rebuy", 1.0 / (1.0 + 0.15 * rank),
                         f"you bought this {days:.0f} days ago: buy it again", "rebuy")
                     cands[item][0]["rebuy_few"] = few
-        post = self.segment_posterior(mix, n_hist) if personal else []
-        if post:
+                if self.calibrated:
+                    window = bought[-self.rebuy_window:]
+                    rate = 1.0 / len(window)
+                    for item in reversed(window):
+                        days = max(0.0, (now - purchased[item]) / DAY)
+                        add(item, "rebuy_rate", rate,
+                            f"you bought this {days:.0f} days ago: buy it again", "rebuy")
+        if personal and self.calibrated:
+            post = self.mixture.posterior(bought[-self.max_rebuy:] + recent)
+        else:
+            post = self.segment_posterior(mix, n_hist) if personal else []
+        if post and self.calibrated:
+            probs = self.mixture.item_probabilities(post, n)
+            lead = probs[0][1] if probs and probs[0][1] > 0 else 1.0
+            best_seg = post[0][0]
+            for item, prob in probs:
+                add(item, "segment", prob / lead,
+                    f"popular with shoppers like you ('{name_of(best_seg)}')", "segment")
+                cands[item][0]["taste"] = min(1.0, TASTE_SCALE * prob)
+        elif post:
             scores: dict[str, float] = {}
             best: dict[str, str] = {}
             for seg, w in post:
@@ -216,6 +261,12 @@ class HybridRecommender:
         if self.steady is not None:
             self._add_leaders(
                 self.steady.top(GLOBAL, n), "steady", "a steady seller with all shoppers this month", add)
+        if self.calibrated:
+            fresh, again = self.fresh_per_purchase / TASTE_SCALE, self.rebuy_per_purchase
+            for x, _, _ in cands.values():
+                q = fresh * x.get("taste", 0.0) + again * x.get("rebuy_rate", 0.0)
+                if q > 0.0:
+                    x["propensity"] = max(0.0, 1.0 + math.log(q) / PROPENSITY_SPAN)
         if personal:
             recent_pos = {it: i for i, it in enumerate(reversed(recent))}
             cat_of = self.popularity.category_of

@@ -47,6 +47,9 @@ class PopularityState(msgspec.Struct, kw_only=True):
     stale: dict[str, int] = {}
     #: False for state written before the top lists were exact: rebuilt on load.
     exact: bool = False
+    #: Per segment, the decayed score of each category (absent in older state: rebuilt
+    #: from the item scores on load).
+    category_totals: dict[str, dict[str, float]] = {}
 
 
 class SegmentPopularity:
@@ -60,6 +63,7 @@ class SegmentPopularity:
         self._category: dict[str, str | None] = {}
         self._top: dict[str, list[str]] = {}
         self._top_set: dict[str, set[str]] = {}
+        self._cat_totals: dict[str, dict[str, float]] = {}
 
     def _gain(self, ts: float) -> float:
         self._anchor, gain, factor = forward_gain(self._anchor, ts, self.half_life_days)
@@ -69,6 +73,9 @@ class SegmentPopularity:
                     scores[item] *= factor
             for seg in self._totals:
                 self._totals[seg] *= factor
+            for cats in self._cat_totals.values():
+                for cat in cats:
+                    cats[cat] *= factor
         return gain
 
     def learn_one(
@@ -86,6 +93,11 @@ class SegmentPopularity:
                 self._top_set[seg] = set()
             score = scores[item_id] = scores.get(item_id, 0.0) + gain
             self._totals[seg] = self._totals.get(seg, 0.0) + gain
+            if category is not None:
+                cats = self._cat_totals.get(seg)
+                if cats is None:
+                    cats = self._cat_totals[seg] = {}
+                cats[category] = cats.get(category, 0.0) + gain
             top, top_set = self._top[seg], self._top_set[seg]
             if item_id in top_set:
                 i = top.index(item_id)
@@ -149,7 +161,7 @@ class SegmentPopularity:
     def to_state(self) -> PopularityState:
         return PopularityState(
             anchor=self._anchor, scores=self._scores, totals=self._totals,
-            category=self._category, top=self._top, exact=True,
+            category=self._category, top=self._top, exact=True, category_totals=self._cat_totals,
         )
 
     def load_state(self, state: PopularityState) -> None:
@@ -159,9 +171,33 @@ class SegmentPopularity:
         self._category = state.category
         self._top = state.top
         self._top_set = {seg: set(items) for seg, items in state.top.items()}
+        self._cat_totals = state.category_totals
+        for seg, scores in self._scores.items():
+            if seg not in self._cat_totals:  # state from an older release
+                cats: dict[str, float] = {}
+                for item, score in scores.items():
+                    cat = self._category.get(item)
+                    if cat is not None:
+                        cats[cat] = cats.get(cat, 0.0) + score
+                self._cat_totals[seg] = cats
         for seg in self._scores:
             if not state.exact or seg not in self._top:
                 self._rebuild(seg)
+
+    def share(self, segment: str, item_id: str) -> float:
+        """The item's share of the segment's (decayed) interactions; 0 if unseen."""
+        scores = self._scores.get(segment)
+        if not scores:
+            return 0.0
+        return scores.get(item_id, 0.0) / (self._totals[segment] or 1.0)
+
+    def category_totals(self, segment: str) -> tuple[dict[str, float], float]:
+        """``(category -> decayed score, segment total)``: read-only views."""
+        return self._cat_totals.get(segment, {}), self._totals.get(segment, 0.0)
+
+    def item_scores(self, segment: str) -> dict[str, float]:
+        """Item -> decayed score in ``segment`` (a read-only view)."""
+        return self._scores.get(segment, {})
 
     def category_of(self, item_id: str) -> str | None:
         return self._category.get(item_id)
@@ -173,7 +209,12 @@ class SegmentPopularity:
         """Drop an item everywhere (e.g. removed from the catalogue)."""
         for seg, scores in self._scores.items():
             if item_id in scores:
-                self._totals[seg] -= scores.pop(item_id)
+                score = scores.pop(item_id)
+                self._totals[seg] -= score
+                cat = self._category.get(item_id)
+                cats = self._cat_totals.get(seg)
+                if cat is not None and cats is not None and cat in cats:
+                    cats[cat] -= score
                 if item_id in self._top_set[seg]:
                     self._rebuild(seg)
         self._category.pop(item_id, None)

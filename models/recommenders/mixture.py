@@ -1,0 +1,124 @@
+"""Shoppers like you, as a calibrated mixture: P(item | user) over behavioural segments.
+
+The posterior P(segment | user) is a naive Bayes over the user's history (recently viewed
+and bought items), each item counted twice, apart:
+
+* its **category** (``log P(category | segment)``): evidence correlated within a session
+  (a session has a focus category), so its total weight is capped at
+  ``category_evidence`` items;
+* the **item within its category** (``log P(item | category, segment)``): which items of
+  a category a segment takes (its price level, its favourites), close to independent
+  from one item to the next, so it is capped apart, at ``item_evidence`` items.
+
+Items weigh ``decay ** age`` (age 0: the newest), so after a change of taste the recent
+items soon outweigh the old ones. Then the probability that the user's next purchase is
+item ``i`` (a fresh item, not a repeat) is ``sum_s P(s | user) * P(i | s)``, with
+``P(i | s)`` the item's share of the segment's decayed interactions
+(:meth:`~models.recommenders.popularity.SegmentPopularity.share`): scores of different
+users and different segments are on one scale, unlike lists normalized to their leader.
+
+>>> from models.recommenders.popularity import SegmentPopularity
+>>> pop = SegmentPopularity()
+>>> for j in range(3):
+...     pop.learn_one(("behaviour-0",), f"tent-{j}", "outdoor", 3.0 - j, 0.0)
+...     pop.learn_one(("behaviour-1",), f"novel-{j}", "books", 3.0 - j, 0.0)
+>>> mix = TasteMixture(pop)
+>>> post = mix.posterior(["novel-2"])
+>>> post[0][0], post[0][1] > 0.9
+('behaviour-1', True)
+>>> [item for item, _ in mix.item_probabilities(post, 2)]
+['novel-0', 'novel-1']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from models.behaviour.segmenter import SEGMENT_PREFIX
+from models.recommenders.popularity import SegmentPopularity
+
+
+class TasteMixture:
+    def __init__(
+        self,
+        popularity: SegmentPopularity,
+        *,
+        decay: float = 0.9,
+        category_evidence: float = 5.0,
+        item_evidence: float = 5.0,
+        category_smoothing: float = 0.01,
+        item_smoothing: float = 0.002,
+        min_posterior: float = 0.02,
+    ) -> None:
+        self.popularity = popularity
+        self.decay = decay
+        self.category_evidence = category_evidence
+        self.item_evidence = item_evidence
+        self.category_smoothing = category_smoothing
+        self.item_smoothing = item_smoothing
+        self.min_posterior = min_posterior
+
+    def segments(self) -> list[str]:
+        return [s for s in self.popularity.segments() if s.startswith(SEGMENT_PREFIX)]
+
+    def posterior(
+        self, history: Sequence[str], categories: Mapping[str, float] | None = None,
+        category_weight: float = 0.0,
+    ) -> list[tuple[str, float]]:
+        """P(behavioural segment | ``history``, oldest first), best first (ties by id);
+        uniform without evidence; empty when no behavioural segment has popularity yet.
+
+        ``categories``: more category evidence (e.g. the categories of pages and searches,
+        shares summing to 1), weighing ``category_weight`` items in all."""
+        segs = self.segments()
+        if not segs:
+            return []
+        pop = self.popularity
+        cat_of = pop.category_of
+        weighted: list[tuple[str, str, float]] = []
+        w = 1.0
+        total_w = 0.0
+        for item in reversed(history):
+            cat = cat_of(item)
+            if cat is not None:
+                weighted.append((item, cat, w))
+                total_w += w
+                w *= self.decay
+        extra = sorted(categories.items()) if categories and category_weight > 0 else []
+        cat_w = total_w + (category_weight if extra else 0.0)
+        cat_scale = min(1.0, self.category_evidence / cat_w) if cat_w else 0.0
+        item_scale = min(1.0, self.item_evidence / total_w) if total_w else 0.0
+        cs, ism = self.category_smoothing, self.item_smoothing
+        logp: list[float] = []
+        for seg in segs:
+            cats, total = pop.category_totals(seg)
+            scores = pop.item_scores(seg)
+            total = total or 1.0
+            lc = li = 0.0
+            for item, cat, wi in weighted:
+                ct = cats.get(cat, 0.0)
+                lc += wi * math.log(ct / total + cs)
+                li += wi * math.log((scores.get(item, 0.0) / ct if ct else 0.0) + ism)
+            for cat, share in extra:
+                lc += category_weight * share * math.log(cats.get(cat, 0.0) / total + cs)
+            logp.append(cat_scale * lc + item_scale * li)
+        top = max(logp)
+        weights = [math.exp(v - top) for v in logp]
+        z = sum(weights)
+        post = [(seg, wt / z) for seg, wt in zip(segs, weights, strict=True)]
+        post.sort(key=lambda sw: (-sw[1], sw[0]))
+        return post
+
+    def item_probabilities(self, post: Sequence[tuple[str, float]], n: int) -> list[tuple[str, float]]:
+        """``sum_s P(s | user) * P(item | s)`` over the top ``n`` items of each segment
+        whose posterior is at least ``min_posterior``; best first (ties by id)."""
+        pop = self.popularity
+        live = [(seg, w) for seg, w in post if w >= self.min_posterior]
+        items: dict[str, None] = {}
+        for seg, _ in live:
+            for item, _, _ in pop.top(seg, n):
+                items[item] = None
+        # an item on one segment's list still has a share in the others
+        scores = {item: sum(w * pop.share(seg, item) for seg, w in live) for item in items}
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
