@@ -16,9 +16,15 @@ confluent-kafka 2.16:
   so create topics with explicit configs (:func:`streams.topics.topic_specs` does).
 - Consumer groups work, including ``cooperative-sticky``; joins are slow with default
   timeouts, use ``session.timeout.ms=6000`` and ``heartbeat.interval.ms=500``.
-- Transactions: commit, ``send_offsets_to_transaction`` and read_committed's last
-  stable offset work, but records of an *aborted* transaction are still delivered to
-  read_committed consumers. Exactly-once tests must not rely on aborts being hidden.
+- Transactions: commit, ``send_offsets_to_transaction``, fencing by ``init_transactions``
+  (it aborts the predecessor's open transaction) and read_committed's last stable offset
+  work, but records of an *aborted* transaction are still delivered to read_committed
+  consumers, and an abandoned transaction is never timed out (``transaction.timeout.ms``
+  is not enforced: the LSO stays until a producer with the same id comes back); a fenced
+  producer's bare ``commit_transaction`` gets no answer (times out) instead of
+  ``PRODUCER_FENCED``; ListOffsets with read_committed answers 0 while a transaction is
+  open. Exactly-once tests must not rely on aborts being hidden
+  (``tests/integration/test_exactly_once.py`` finds aborted ranges by offset).
 - Shutdown: on SIGTERM Tansu waits about 5 s for connected clients to go away; on
   SIGINT it exits at once (exit code 0). :meth:`EmbeddedBroker.stop` sends SIGINT.
 
