@@ -100,7 +100,9 @@ def render(results: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"event-to-decision latency at {lat['rate']:,.0f} events/s (half the worker's "
                       f"wall rate, all features): p50 {_fmt(lat['p50_ms'])} ms, "
                       f"p99 {_fmt(lat['p99_ms'])} ms, max {_fmt(lat['max_ms'])} ms "
-                      f"over {lat['decisions']:,} decisions")
+                      f"over {lat['decisions']:,} decisions"
+                      + (f"; after the first fifth (warm-up): p50 {_fmt(lat['p50_steady_ms'])} ms, "
+                         f"p99 {_fmt(lat['p99_steady_ms'])} ms" if "p99_steady_ms" in lat else ""))
     rs = results.get("restore")
     if isinstance(rs, dict):
         console.print(
