@@ -40,7 +40,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 
 from benchmarks.measure import report_json
 from benchmarks.scaling import committed_total, get_json
-from benchmarks.workload import produce_due
+from benchmarks.workload import produce_due, produce_n
 from streams.broker import EmbeddedBroker, find_free_port
 from streams.process import stop_process
 from streams.settings import Settings
@@ -130,14 +130,7 @@ def measure_max_rate(producer: Producer, settings: Settings, topic: str, partiti
     """Produce ``events`` as fast as possible and time the worker's committed offsets
     covering them: ``(covered - first moved) / (t_covered - t_first_moved)`` events/s."""
     base = committed_total(settings, topic, partitions, settings.group_id)
-    for _ in range(events):
-        key, value = next(source)
-        while True:
-            try:
-                producer.produce(topic, key=key, value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
+    produce_n(producer, topic, source, events)
     producer.flush(60)
     first: tuple[float, int] | None = None
     deadline = time.monotonic() + 900

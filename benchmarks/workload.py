@@ -118,7 +118,15 @@ def produce_due(producer: Producer, topic: str, source: Iterator[tuple[bytes, by
                 elapsed_s: float, produced: int) -> int:
     """Produce from ``source`` what a steady ``rate`` owes after ``elapsed_s`` seconds,
     given ``produced`` so far (waiting on a full local queue); returns the new total."""
-    for _ in range(max(int(elapsed_s * rate) - produced, 0)):
+    due = max(int(elapsed_s * rate) - produced, 0)
+    produce_n(producer, topic, source, due)
+    producer.poll(0)
+    return produced + due
+
+
+def produce_n(producer: Producer, topic: str, source: Iterator[tuple[bytes, bytes]], n: int) -> None:
+    """Produce the next ``n`` records of ``source``, waiting whenever the local queue is full."""
+    for _ in range(n):
         key, value = next(source)
         while True:
             try:
@@ -126,6 +134,3 @@ def produce_due(producer: Producer, topic: str, source: Iterator[tuple[bytes, by
                 break
             except BufferError:
                 producer.poll(0.05)
-        produced += 1
-    producer.poll(0)
-    return produced
