@@ -47,6 +47,7 @@ personalizer_model_last_update_timestamp_seconds   online learning: last ``learn
 from __future__ import annotations
 
 import sys
+from collections import Counter as Tally
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -240,21 +241,36 @@ def record_outputs(out: BatchOutput, source_topic: str, now: float) -> None:
     Meant to replace the inline metric updates of ``OutputWriter.write``; calling both
     would count twice.
     """
+    # counted per distinct label set first: ``labels()`` costs more than the increment
+    decisions: Tally[tuple[str, str]] = Tally()
+    assignments: Tally[tuple[str, str]] = Tally()
+    pulls: Tally[tuple[str, str, str]] = Tally()
     for d in out.decisions:
-        DECISIONS.labels(d.placement, d.kind).inc()
+        decisions[(d.placement, d.kind)] += 1
         if d.experiment is not None:
-            EXPERIMENT_ASSIGNMENTS.labels(d.experiment.experiment_id, d.experiment.arm).inc()
+            assignments[(d.experiment.experiment_id, d.experiment.arm)] += 1
         if d.variant is not None:
-            BANDIT_PULLS.labels(d.variant.policy, d.variant.placement, d.variant.variant_id).inc()
+            pulls[(d.variant.policy, d.variant.placement, d.variant.variant_id)] += 1
+    for (placement, kind), n in decisions.items():
+        DECISIONS.labels(placement, kind).inc(n)
+    for (experiment, arm), n in assignments.items():
+        EXPERIMENT_ASSIGNMENTS.labels(experiment, arm).inc(n)
+    for (policy, placement, variant), n in pulls.items():
+        BANDIT_PULLS.labels(policy, placement, variant).inc(n)
     if out.decisions:
         # one latency sample per batch keeps the histogram off the per-event path
         last = datetime.fromisoformat(out.decisions[-1].event_time).timestamp()
         EVENT_TO_DECISION.observe(max(0.0, now - last))
-    for c in out.segment_changes:
-        SEGMENT_CHANGES.labels(c.segment_id, c.change).inc()
-        SEGMENT_MEMBERS.labels(c.segment_id).inc(1 if c.change == "entered" else -1)
-    for dl in out.dead_letters:
-        DEAD_LETTERS.labels(dl.reason).inc()
+    changes: Tally[tuple[str, str]] = Tally(
+        (c.segment_id, c.change) for c in out.segment_changes)
+    members: Tally[str] = Tally()
+    for (segment, change), n in changes.items():
+        SEGMENT_CHANGES.labels(segment, change).inc(n)
+        members[segment] += n if change == "entered" else -n
+    for segment, delta in members.items():
+        SEGMENT_MEMBERS.labels(segment).inc(delta)
+    for reason, n in Tally(dl.reason for dl in out.dead_letters).items():
+        DEAD_LETTERS.labels(reason).inc(n)
     record_outcomes(out.outcomes, source_topic)
 
 
