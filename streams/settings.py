@@ -247,6 +247,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest wait, in seconds, to fill a batch before processing what arrived.",
     )
+    idle_tick_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a partition may go without events before its event time follows the "
+        "wall clock (so time-based segment exits happen on quiet partitions).",
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         default="at_least_once",
         description=(

@@ -226,7 +226,10 @@ def worker_env(topics, bootstrap: str, group: str, state_dir: Path, port: int, g
             "PERSONALIZER_BOOTSTRAP_SERVERS": bootstrap, "PERSONALIZER_GROUP_ID": group,
             "PERSONALIZER_STATE_BACKEND": "rocksdb", "PERSONALIZER_STATE_DIR": str(state_dir),
             "PERSONALIZER_WEB_PORT": str(port), "PERSONALIZER_PROCESSING_GUARANTEE": guarantee,
-            "PERSONALIZER_BATCH_SIZE": "2000"}
+            "PERSONALIZER_BATCH_SIZE": "2000",
+            # event time follows the wall clock on an idle partition, which a replay of the
+            # log cannot know; these workers are compared with a replay (as plane_config)
+            "PERSONALIZER_IDLE_TICK_S": "3600"}
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from models.segments import DEFAULT_RULES_PATH, load_rules
+from streams.service import build_data_plane
 from streams.settings import ConfigError, Settings, env_var_name, load_settings
 
 
@@ -33,7 +35,7 @@ def test_defaults() -> None:
     assert s.offers_topic == "personalization.offers"
     assert s.changelog_topic_prefix == "personalization.state"
     assert (s.group_id, s.partitions, s.replication_factor) == ("personalizer", 8, 1)
-    assert (s.batch_size, s.batch_timeout_s) == (5000, 0.2)
+    assert (s.batch_size, s.batch_timeout_s, s.idle_tick_s) == (5000, 0.2, 5.0)
     assert s.processing_guarantee == "at_least_once"
     assert (s.state_dir, s.state_backend, s.segments_file) == (Path("var/state"), "rocksdb", None)
     assert (s.web_host, s.web_port) == ("127.0.0.1", 6066)
@@ -76,6 +78,7 @@ def test_env_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
         "PERSONALIZER_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092",
         "PERSONALIZER_BATCH_SIZE": "100",
         "PERSONALIZER_BATCH_TIMEOUT_S": "0.05",
+        "PERSONALIZER_IDLE_TICK_S": "3600",
         "PERSONALIZER_PROCESSING_GUARANTEE": "EXACTLY_ONCE",
         "PERSONALIZER_STATE_BACKEND": "memory",
         "PERSONALIZER_STATE_DIR": "/var/lib/personalizer/state",
@@ -90,7 +93,9 @@ def test_env_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
     s = load_settings()
     assert s.bootstrap_servers == "kafka-1:9092,kafka-2:9092"
-    assert (s.batch_size, s.batch_timeout_s) == (100, 0.05)
+    assert (s.batch_size, s.batch_timeout_s, s.idle_tick_s) == (100, 0.05, 3600.0)
+    # the worker's data plane gets it (building one opens no connection)
+    assert build_data_plane(s, load_rules(DEFAULT_RULES_PATH)).cfg.tick_interval_s == 3600.0
     assert s.processing_guarantee == "exactly_once"
     assert s.state_backend == "memory"
     assert s.state_dir == Path("/var/lib/personalizer/state")
