@@ -39,10 +39,9 @@ import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from models.behaviour.segmenter import SEGMENT_PREFIX
 from models.profiles.profile import Profile
 from models.recommenders.covisit import CoVisitation
-from models.recommenders.mixture import TasteMixture
+from models.recommenders.mixture import TasteMixture, normalized_posterior
 from models.recommenders.popularity import GLOBAL, SegmentPopularity
 from models.recommenders.ranker import Ranker
 
@@ -149,7 +148,7 @@ class HybridRecommender:
     def segment_posterior(self, mix: dict[str, float], n: float) -> list[tuple[str, float]]:
         """P(behavioural segment | a history of ``n`` items with category shares ``mix``),
         best first; empty when no behavioural segment has popularity yet."""
-        segs = [s for s in self.popularity.segments() if s.startswith(SEGMENT_PREFIX)]
+        segs = self.mixture.segments()
         if not segs:
             return []
         n_eff = min(n, MAX_EVIDENCE)
@@ -162,12 +161,7 @@ class HybridRecommender:
             logp.append(sum(
                 n_eff * w * math.log(shares.get(c, 0.0) / total + SMOOTHING) for c, w in mix.items()
             ))
-        top = max(logp)
-        weights = [math.exp(v - top) for v in logp]
-        z = sum(weights)
-        post = [(seg, w / z) for seg, w in zip(segs, weights, strict=True)]
-        post.sort(key=lambda sw: (-sw[1], sw[0]))
-        return post
+        return normalized_posterior(segs, logp)
 
     def candidates(
         self, p: Profile, segments: Sequence[str], now: float, name_of: Callable[[str], str],

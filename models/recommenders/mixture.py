@@ -33,10 +33,21 @@ users and different segments are on one scale, unlike lists normalized to their 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from models.behaviour.segmenter import SEGMENT_PREFIX
 from models.recommenders.popularity import SegmentPopularity
+
+
+def normalized_posterior(segments: Sequence[str], log_scores: Sequence[float]) -> list[tuple[str, float]]:
+    """``(segment, probability)`` from unnormalized log scores (a stable softmax), best
+    first, ties by id."""
+    top = max(log_scores)
+    weights = [math.exp(v - top) for v in log_scores]
+    z = sum(weights)
+    post = [(seg, w / z) for seg, w in zip(segments, weights, strict=True)]
+    post.sort(key=lambda sw: (-sw[1], sw[0]))
+    return post
 
 
 class TasteMixture:
@@ -62,15 +73,9 @@ class TasteMixture:
     def segments(self) -> list[str]:
         return [s for s in self.popularity.segments() if s.startswith(SEGMENT_PREFIX)]
 
-    def posterior(
-        self, history: Sequence[str], categories: Mapping[str, float] | None = None,
-        category_weight: float = 0.0,
-    ) -> list[tuple[str, float]]:
+    def posterior(self, history: Sequence[str]) -> list[tuple[str, float]]:
         """P(behavioural segment | ``history``, oldest first), best first (ties by id);
-        uniform without evidence; empty when no behavioural segment has popularity yet.
-
-        ``categories``: more category evidence (e.g. the categories of pages and searches,
-        shares summing to 1), weighing ``category_weight`` items in all."""
+        uniform without evidence; empty when no behavioural segment has popularity yet."""
         segs = self.segments()
         if not segs:
             return []
@@ -85,9 +90,7 @@ class TasteMixture:
                 weighted.append((item, cat, w))
                 total_w += w
                 w *= self.decay
-        extra = sorted(categories.items()) if categories and category_weight > 0 else []
-        cat_w = total_w + (category_weight if extra else 0.0)
-        cat_scale = min(1.0, self.category_evidence / cat_w) if cat_w else 0.0
+        cat_scale = min(1.0, self.category_evidence / total_w) if total_w else 0.0
         item_scale = min(1.0, self.item_evidence / total_w) if total_w else 0.0
         cs, ism = self.category_smoothing, self.item_smoothing
         logp: list[float] = []
@@ -100,15 +103,8 @@ class TasteMixture:
                 ct = cats.get(cat, 0.0)
                 lc += wi * math.log(ct / total + cs)
                 li += wi * math.log((scores.get(item, 0.0) / ct if ct else 0.0) + ism)
-            for cat, share in extra:
-                lc += category_weight * share * math.log(cats.get(cat, 0.0) / total + cs)
             logp.append(cat_scale * lc + item_scale * li)
-        top = max(logp)
-        weights = [math.exp(v - top) for v in logp]
-        z = sum(weights)
-        post = [(seg, wt / z) for seg, wt in zip(segs, weights, strict=True)]
-        post.sort(key=lambda sw: (-sw[1], sw[0]))
-        return post
+        return normalized_posterior(segs, logp)
 
     def item_probabilities(self, post: Sequence[tuple[str, float]], n: int) -> list[tuple[str, float]]:
         """``sum_s P(s | user) * P(item | s)`` over the top ``n`` items of each segment
