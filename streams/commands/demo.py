@@ -24,6 +24,7 @@ from rich.console import Console
 
 from streams.broker import EmbeddedBroker
 from streams.commands.produce import iter_jsonl, produce_records
+from streams.dlq.records import parse_dlq_record
 from streams.process import stop_process
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_specs
@@ -99,16 +100,15 @@ class _Viewer:
                         f"{c['segment_id']}: {c['reason']}"
                     )
             elif kind == "dead":
-                got = msg.headers() or []
-                headers = {k: v if isinstance(v, bytes) else str(v or "?").encode()
-                           for k, v in (got.items() if isinstance(got, dict) else got)}
-                reason = headers.get("x-personalizer-reason", b"?").decode()
+                dl = parse_dlq_record(msg.partition() or 0, msg.offset() or 0, None, msg.key(),
+                                      msg.value(), msg.headers())
+                reason = dl.reason or "?"
                 self.dead_reasons[reason] += 1
                 if self._due(kind):
+                    offset = "?" if dl.original_offset is None else dl.original_offset
                     self.console.print(
                         f"[bold red]dead-letter[/] reason={reason} "
-                        f"from {headers.get('kafka_dlt-original-topic', b'?').decode()}"
-                        f"@{headers.get('kafka_dlt-original-offset', b'?').decode()}"
+                        f"from {dl.original_topic or '?'}@{offset}"
                     )
 
     def close(self) -> None:
