@@ -118,7 +118,8 @@ def committed_total(settings: Settings, topic: str, partitions: int, group: str)
         consumer.close()
 
 
-def _ready(w: WorkerProcess) -> bool:
+def is_ready(w: WorkerProcess) -> bool:
+    """The worker's ``/ready`` answer (False while it does not answer)."""
     body = get_json(f"{w.url}/ready")
     return bool(body and body.get("ready"))
 
@@ -145,7 +146,7 @@ def wait_for_ownership(workers: Sequence[WorkerProcess], topic: str, partitions:
 
     def settled() -> bool:
         nonlocal latest
-        if not all(_ready(w) for w in workers):
+        if not all(is_ready(w) for w in workers):
             return False
         latest = owned_partitions(workers)
         return not ownership_problems(latest, topic, partitions) and all(latest)

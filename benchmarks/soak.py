@@ -39,7 +39,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from benchmarks.measure import report_json
-from benchmarks.scaling import committed_total, get_json
+from benchmarks.scaling import WorkerProcess, committed_total, is_ready, wait_until
 from benchmarks.workload import produce_due, produce_n
 from streams.broker import EmbeddedBroker, find_free_port
 from streams.process import stop_process
@@ -112,19 +112,6 @@ def distinct_decisions(settings: Settings, topic: str, partitions: int) -> tuple
     return records, len(ids)
 
 
-def wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    """Until the worker's ``/ready`` says so (it has joined the group and restored)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with {worker.returncode}")
-        body = get_json(f"http://127.0.0.1:{port}/ready")
-        if body and body.get("ready"):
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"the worker was not ready within {timeout:.0f} s")
-
-
 def measure_max_rate(producer: Producer, settings: Settings, topic: str, partitions: int,
                      source: Iterator[tuple[bytes, bytes]], events: int) -> dict[str, float]:
     """Produce ``events`` as fast as possible and time the worker's committed offsets
@@ -141,7 +128,10 @@ def measure_max_rate(producer: Producer, settings: Settings, topic: str, partiti
             first = (now, done)
         if done >= events:
             assert first is not None
-            elapsed = max(now - first[0], 1e-9)
+            if done == first[1]:  # one commit covered it all: nothing between two commits to time
+                raise RuntimeError(f"the {events:,}-event burst was committed at once; "
+                                   "give a larger --probe-events (or --max-rate)")
+            elapsed = now - first[0]
             return {"probe_events": events, "probe_s": round(elapsed, 1),
                     "max_rate": round((done - first[1]) / elapsed, 1)}
         time.sleep(0.25)
@@ -170,7 +160,8 @@ def soak(minutes: float, fraction: float, max_rate: float, users: int, sample_s:
         topic, group = settings.input_topics[0], settings.group_id
         producer = Producer(settings.producer_config())
         source = events(users)
-        wait_ready(port, worker)
+        handle = WorkerProcess(worker, f"http://127.0.0.1:{port}", workdir / "worker.log")
+        wait_until(lambda: is_ready(handle), 120, "the worker ready", [handle])
         probe: dict[str, float] = {}
         if max_rate <= 0:
             probe = measure_max_rate(producer, settings, topic, partitions, source, probe_events)
