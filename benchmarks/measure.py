@@ -11,7 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
-__all__ = ["per_core", "percentile", "proc_cpu_seconds", "proc_peak_rss_mb", "reset_peak_rss"]
+__all__ = ["per_core", "percentile", "proc_cpu_seconds", "proc_peak_rss_mb", "reset_peak_rss", "status_kb"]
 
 
 def proc_cpu_seconds(pid: int | str = "self") -> float:
@@ -20,15 +20,21 @@ def proc_cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def status_kb(field: str, pid: int | str = "self") -> int:
+    """A ``kB`` field of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``, ``RssAnon``...); 0
+    when absent."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
 def proc_peak_rss_mb(pid: int | str = "self") -> float:
     """Peak resident set size (VmHWM) of process ``pid`` in MB; 0.0 when unknown."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+        return status_kb("VmHWM", pid) / 1024
     except OSError:
-        pass
-    return 0.0
+        return 0.0
 
 
 def reset_peak_rss() -> None:

@@ -42,7 +42,7 @@ from typing import Any
 from confluent_kafka import Producer
 from rocksdict import Rdict
 
-from benchmarks.measure import report_json
+from benchmarks.measure import report_json, status_kb
 from benchmarks.scaling import committed_total
 from benchmarks.soak import events
 from benchmarks.workload import WorkerTopics, produce_due
@@ -59,7 +59,7 @@ from streams.state.rocksdb import (
     store_options,
 )
 
-__all__ = ["main", "probe", "rocks_memory", "status_kb"]
+__all__ = ["main", "probe", "rocks_memory"]
 
 #: RocksDB's own counters of native memory (bytes), summed over the partition stores.
 ROCKS_PROPERTIES = {
@@ -67,14 +67,6 @@ ROCKS_PROPERTIES = {
     "block_cache": "rocksdb.block-cache-usage",
     "table_readers": "rocksdb.estimate-table-readers-mem",
 }
-
-
-def status_kb(field: str, pid: int | str = "self") -> int:
-    """A ``kB`` field of ``/proc/<pid>/status`` (``VmRSS``, ``RssAnon``...); 0 when absent."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def rocks_memory(stores: list[PartitionStore]) -> dict[str, float]:

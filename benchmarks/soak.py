@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from benchmarks.measure import report_json
+from benchmarks.measure import report_json, status_kb
 from benchmarks.scaling import WorkerProcess, committed_total, is_ready, wait_until
 from benchmarks.workload import produce_due, produce_n
 from streams.broker import EmbeddedBroker, find_free_port
@@ -52,11 +52,9 @@ CATEGORIES = ("outdoor", "fashion", "home", "garden", "pets", "books")
 
 
 def rss_mb(pid: int) -> float:
-    """Resident set size of ``pid`` in MiB (``VmRSS``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
+    """Resident set size of ``pid`` in MiB (``VmRSS``; NaN when absent)."""
+    kb = status_kb("VmRSS", pid)
+    return kb / 1024.0 if kb else float("nan")
 
 
 def load_average() -> float:
