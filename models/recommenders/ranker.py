@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import msgspec
 from river import linear_model, optim, utils
@@ -49,20 +49,12 @@ class RankerState(msgspec.Struct, kw_only=True):
 
 
 class Ranker:
-    def __init__(
-        self, learning_rate: float = 0.02, l2: float = 0.0, prior: Mapping[str, float] | None = None,
-        prior_intercept: float | None = None,
-    ) -> None:
+    def __init__(self, learning_rate: float = 0.02, l2: float = 0.0) -> None:
         self.learning_rate = learning_rate
         self.l2 = l2
-        self.prior = prior
-        self.prior_intercept = prior_intercept
         self._model = self._new_model()
         self._updates = 0
-        self.load_weights(self._prior(), PRIOR_INTERCEPT if prior_intercept is None else prior_intercept)
-
-    def _prior(self) -> dict[str, float]:
-        return {k: (PRIOR if self.prior is None else self.prior).get(k, 0.0) for k in FEATURES}
+        self.load_weights(dict(PRIOR), PRIOR_INTERCEPT)
 
     def _new_model(self) -> linear_model.LogisticRegression:
         return linear_model.LogisticRegression(optimizer=optim.SGD(self.learning_rate), l2=self.l2)
@@ -97,6 +89,5 @@ class Ranker:
     def load_state(self, state: RankerState) -> None:
         self._model = self._new_model()
         # a feature the checkpoint predates starts from its prior
-        prior = self._prior()
-        self.load_weights({k: state.weights.get(k, prior[k]) for k in FEATURES}, state.intercept)
+        self.load_weights({k: state.weights.get(k, PRIOR[k]) for k in FEATURES}, state.intercept)
         self._updates = state.updates
