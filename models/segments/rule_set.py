@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from models.segments.codegen import generate
 from models.segments.compiler import compile_rules
 from models.segments.dependencies import SOON, DependencyIndex
 from models.segments.explain import explain
@@ -52,8 +53,8 @@ class RuleSet:
     :func:`~models.segments.loader.load_rules`.
     """
 
-    __slots__ = ("_conditions", "_deps", "_index", "_program", "_timers", "segments", "source",
-                 "text", "version")  # fmt: skip
+    __slots__ = ("_conditions", "_deps", "_evaluate", "_index", "_program", "_timers", "segments",
+                 "source", "text", "version")  # fmt: skip
 
     def __init__(
         self,
@@ -70,9 +71,11 @@ class RuleSet:
         self.source = source
         self.version: str = rules_version(self.segments, self._conditions)
         self._index = {s.id: i for i, s in enumerate(self.segments)}
-        self._program = compile_rules(
-            [(s.id, node) for s, node in zip(self.segments, self._conditions, strict=True)]
-        )
+        pairs = [(s.id, node) for s, node in zip(self.segments, self._conditions, strict=True)]
+        #: closures per node: the reference semantics, read by the explanations
+        self._program = compile_rules(pairs)
+        #: one generated function evaluating every rule: what membership runs on
+        self._evaluate = generate(pairs).evaluate
         self._timers = collect_timers(self._conditions)
         self._deps = DependencyIndex.build(self._conditions)
 
@@ -82,8 +85,7 @@ class RuleSet:
 
     def members(self, view: ProfileView) -> tuple[str, ...]:
         """Ids of the segments whose rule is true for ``view``, in file order."""
-        memo = self._program.new_memo()
-        return tuple([sid for sid, rule in self._program.rules if rule(view, memo)])
+        return self._evaluate(view, None, ())
 
     def members_after(
         self, view: ProfileView, old: Sequence[str], touched: tuple[str, ...] | None,
@@ -104,11 +106,7 @@ class RuleSet:
             dirty = dirty | self._deps.firing(self._timers.firing(view, view.now))
         if SOON in touched:
             dirty = dirty | self._deps.timed
-        memo = self._program.new_memo()
-        return tuple([
-            sid for i, (sid, rule) in enumerate(self._program.rules)
-            if (rule(view, memo) if i in dirty else sid in old)
-        ])
+        return self._evaluate(view, dirty, old)
 
     def explain(self, segment_id: str, view: ProfileView) -> str:
         """Why segment ``segment_id`` is (or is not) true for ``view``, with the values read."""
