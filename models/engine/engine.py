@@ -78,6 +78,8 @@ class EngineState(msgspec.Struct, kw_only=True):
     offers: OfferState | None = None
 
 
+_DUE_PRUNED = (*DUE, PRUNED)
+
 #: Popularity weight per interaction type.
 POPULARITY_WEIGHTS = {"product_view": 1.0, "add_to_cart": 2.0, "purchase": 4.0}
 
@@ -528,15 +530,17 @@ class Engine:
             due_list = self.schedule.pop_due(now)
             if not due_list:
                 return
+            last, due_iso, cause = None, "", ""
             for due, user in due_list:
                 profile = wb.get(user)
                 if profile is None or profile.next_due != due:
                     continue  # stale entry: the user changed or was erased since
+                if due != last:  # many users fall due together (windows end at midnight)
+                    last, due_iso, cause = due, iso(due), f"due@{due!r}"
                 profile.next_due = None
                 pruned = prune_days(profile, due, self.config)
-                self._evaluate(user, profile, due, iso(due), None, out,
-                               cause=f"due@{due!r}", prefix="time passed: ",
-                               touched=(*DUE, PRUNED) if pruned else DUE)
+                self._evaluate(user, profile, due, due_iso, None, out, cause=cause, prefix="time passed: ",
+                               touched=_DUE_PRUNED if pruned else DUE)
                 wb.put(user, profile)
 
     def _personalization_allowed(self, profile: Profile) -> bool:

@@ -94,10 +94,11 @@ class Program:
     """The compiled rules of one rule set.
 
     ``rules``: (segment id, condition) in file order; ``slots``: memo size;
-    ``values`` / ``conds``: closure of each node by ``id(node)`` (for explanations).
+    ``values`` / ``conds``: closure of each node by ``id(node)`` (for explanations);
+    ``texts``: canonical text of each node by ``id(node)``, filled as explanations ask.
     """
 
-    __slots__ = ("conds", "rules", "slots", "values")
+    __slots__ = ("conds", "rules", "slots", "texts", "values")
 
     def __init__(
         self,
@@ -110,6 +111,7 @@ class Program:
         self.slots = slots
         self.values = values
         self.conds = conds
+        self.texts: dict[int, str] = {}
 
     def new_memo(self) -> Memo:
         """A fresh memo for one evaluation."""

@@ -59,10 +59,18 @@ class _Explainer:
     def truth(self, node: Node) -> bool:
         return self.program.conds[id(node)](self.view, self.memo)
 
+    def text(self, node: Node) -> str:
+        """``unparse(node)``, once per node and program."""
+        texts = self.program.texts
+        text = texts.get(id(node))
+        if text is None:
+            text = texts[id(node)] = unparse(node)
+        return text
+
     def side(self, node: Node, near: object = None) -> str:
         if isinstance(node, Literal):
-            return unparse(node)
-        text = unparse(node)
+            return self.text(node)
+        text = self.text(node)
         if isinstance(node, CONDITION_NODES):
             text = f"({text})"
         return f"{text} = {format_value(self.value(node), near)}"
@@ -82,7 +90,7 @@ class _Explainer:
         if isinstance(node, In):
             ok = self.truth(node)
             word = "in" if ok != node.negated else "not in"
-            items = ", ".join(unparse(item) for item in node.items)
+            items = ", ".join(self.text(item) for item in node.items)
             return ok, f"{self.side(node.operand)} {word} [{items}]", False
         if isinstance(node, Not):
             ok, text, compound = self.explain(node.operand)
@@ -91,7 +99,7 @@ class _Explainer:
             return self.junction(node)
         ok = self.truth(node)
         if isinstance(node, Literal):
-            return ok, unparse(node), False
+            return ok, self.text(node), False
         return ok, self.side(node), False
 
     def compare(self, node: Compare) -> tuple[bool, str, bool]:
