@@ -45,6 +45,7 @@ from models.state.codec import decode_profile
 from schemas.outputs import SourcePosition
 from streams import metrics
 from streams.dataplane.produce import OutputWriter
+from streams.gc_tuning import batch_gc
 from streams.state.changelog import (
     changelog_topic,
     produce_checkpoint,
@@ -274,6 +275,10 @@ class DataPlane:
     # -- the loop ------------------------------------------------------------------
 
     def run(self) -> None:
+        with batch_gc():  # see streams/gc_tuning.py
+            self._run()
+
+    def _run(self) -> None:
         cfg = self.cfg
         producer_conf = dict(cfg.producer_config)
         producer_conf["delivery.report.only.error"] = True

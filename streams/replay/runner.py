@@ -43,6 +43,7 @@ from models.state.codec import decode_profile
 from models.state.memory import MemoryStore
 from schemas.decode import Rejection, decode_event
 from schemas.events import Feedback, Purchase
+from streams.gc_tuning import batch_gc
 from streams.partitioning import partition_for
 from streams.replay.errors import ReplayInputError
 from streams.replay.sources import RawRecord
@@ -180,6 +181,18 @@ def replay(
     inputs: list[str] | None = None,
 ) -> ReplaySummary:
     """Replay ``records`` (input order) into ``out_dir``; see the module docstring."""
+    with batch_gc():  # see streams/gc_tuning.py
+        return _replay(records, rules, out_dir, options, progress, inputs)
+
+
+def _replay(
+    records: Iterable[RawRecord],
+    rules: RuleSet,
+    out_dir: Path,
+    options: ReplayOptions | None,
+    progress: Progress | None,
+    inputs: list[str] | None,
+) -> ReplaySummary:
     opts = options or ReplayOptions()
     if opts.partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {opts.partitions}")
