@@ -68,20 +68,18 @@ class ProfileAt:
 
     def field(self, path: str) -> Scalar:
         p = self.profile
-        root, _, name = path.partition(".")
-        if root == "traits":
-            return p.traits.get(name)
-        if root == "consent":
-            return p.consent.get(name)
-        if root == "profile":
-            if name == "sessions":
-                return p.sessions
-            if name == "events":
-                return sum(p.counts.values())
-            if name == "days_since_first_seen":
-                return (self._now - p.first_seen) / DAY
-            if name == "avg_order_value":
-                return (p.revenue - p.refunded) / p.orders if p.orders else None
-            if name == "cart_items":
-                return sum(p.cart.values())
+        if path.startswith("traits."):
+            return p.traits.get(path[7:])
+        if path.startswith("consent."):
+            return p.consent.get(path[8:])
+        if path == "profile.days_since_first_seen":
+            return (self._now - p.first_seen) / DAY
+        if path == "profile.sessions":
+            return p.sessions
+        if path == "profile.events":
+            return sum(p.counts.values())
+        if path == "profile.avg_order_value":
+            return (p.revenue - p.refunded) / p.orders if p.orders else None
+        if path == "profile.cart_items":
+            return sum(p.cart.values())
         return None

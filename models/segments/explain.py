@@ -116,7 +116,8 @@ class _Explainer:
 
     def junction(self, node: And | Or) -> tuple[bool, str, bool]:
         results = [self.explain(part) for part in node.parts]
-        ok = self.truth(node)
+        # the junction's truth from its parts' (no second evaluation of the subtree)
+        ok = all(r[0] for r in results) if isinstance(node, And) else any(r[0] for r in results)
         if isinstance(node, And):
             shown = results if ok else [r for r in results if not r[0]]
             joiner = " and "
