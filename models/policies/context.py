@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from models.profiles.profile import Profile
 from schemas.outputs import DecisionKind, Recommendation
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionContext:
+class DecisionContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Built once per decision: a Struct (~0.1 us) rather than a frozen dataclass (~1 us)."""
+
     user_id: str
     placement: str
     profile: Profile
@@ -22,8 +24,7 @@ class DecisionContext:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyAnswer:
+class PolicyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     kind: DecisionKind
     recommendations: list[Recommendation]
     reasons: list[str]
