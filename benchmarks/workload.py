@@ -93,6 +93,10 @@ class WorkerTopics:
 def fill_topic(settings: Settings, topic: str, lines: list[bytes], rate: float | None = None) -> int:
     """Produce every line, keyed by user (murmur2, like any producer of the service)."""
     producer = Producer(settings.producer_config())
+    if rate is not None:
+        # a paced run measures latency from the records' create times: connect and learn
+        # the leaders first, so the first records do not carry the producer's start-up
+        producer.list_topics(topic, timeout=30)
     n = produce_records(producer, topic, iter(lines), rate=rate)
     left = producer.flush(120)
     if left:
