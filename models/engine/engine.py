@@ -189,6 +189,7 @@ class Engine:
         self.schedule = Schedule()
         self.rules = rules
         self._names = {s.id: s.name for s in rules.segments}
+        self._label: tuple[RuleSet | None, str] = (None, "")
         #: Members per rule segment among the profiles the store held at construction.
         self.stored_segment_counts: dict[str, int] = self._index_store()
 
@@ -552,7 +553,7 @@ class Engine:
         event_time: str, now: float,
     ) -> Decision:
         allowed = self._personalization_allowed(profile)
-        segments = self.user_segments(profile)
+        segments = self.user_segments(profile) if allowed else ()
         did = decision_id(user, ev.event_id, placement)
         # the offer part first: an experiment's control group gets the non-personalized default
         offer = (self.offers.choose(user, profile, placement, did, segments, allowed, now)
@@ -583,10 +584,17 @@ class Engine:
             event_type=str(ev.__struct_config__.tag), event_time=event_time,
             placement=placement, kind=kind, segments=list(segments),
             recommendations=answer.recommendations, reasons=reasons,
-            policy=f"{self.policy.name}+rules@{self.rules.version}",
+            policy=self._policy_label(),
             variant=offer.variant if offer is not None else None,
             experiment=offer.experiment if offer is not None else None,
         )
+
+    def _policy_label(self) -> str:
+        """``<policy name>+rules@<version>``, formatted once per rule set."""
+        label = self._label
+        if label[0] is not self.rules:
+            label = self._label = (self.rules, f"{self.policy.name}+rules@{self.rules.version}")
+        return label[1]
 
     def _close_windows(self, now: float, out: BatchOutput) -> None:
         """Close the offer attribution windows that ended by ``now`` (reward 0 learned)."""

@@ -19,9 +19,20 @@ class SegmentPopularityPolicy:
     def __init__(self, popularity: SegmentPopularity, k: int = 10) -> None:
         self.popularity = popularity
         self.k = k
+        self._reasons: dict[str, str] = {}
+
+    def _reason(self, name: str) -> str:
+        """The reason of a segment's recommendations (one string per segment name)."""
+        text = self._reasons.get(name)
+        if text is None:
+            text = f"popular with shoppers in '{name}', a segment you are in"
+            if len(self._reasons) < 4096:  # names come from the definitions: few
+                self._reasons[name] = text
+        return text
 
     def decide(self, ctx: DecisionContext) -> PolicyAnswer:
         reasons: list[str] = []
+        k = self.k
         exclude: set[str] = set()
         if ctx.personalization_allowed:
             exclude.update(ctx.profile.purchased)
@@ -29,19 +40,21 @@ class SegmentPopularityPolicy:
         recs: list[Recommendation] = []
         chosen: set[str] = set()
         used_segments: list[str] = []
+        top = self.popularity.top
         for seg in ctx.segments:
-            if len(recs) >= self.k:
+            if len(recs) >= k:
                 break
-            reason = f"popular with shoppers in '{ctx.segment_names.get(seg, seg)}', a segment you are in"
-            for item, share, category in self.popularity.top(seg, self.k + len(chosen), exclude):
+            reason = None
+            for item, share, category in top(seg, k + len(chosen), exclude):
                 if item in chosen:
                     continue
+                if reason is None:
+                    reason = self._reason(ctx.segment_names.get(seg, seg))
+                    used_segments.append(seg)
                 chosen.add(item)
                 recs.append(Recommendation(item_id=item, score=round(share, 6), category=category,
                                            reason=reason))
-                if seg not in used_segments:
-                    used_segments.append(seg)
-                if len(recs) >= self.k:
+                if len(recs) >= k:
                     break
         from_segments = len(recs)
         if len(recs) < self.k:
