@@ -16,6 +16,7 @@ from pathlib import Path
 import msgspec
 import orjson
 from confluent_kafka import Consumer, TopicPartition
+from prometheus_client import REGISTRY
 
 from benchmarks.measure import per_core, percentile, proc_peak_rss_mb, reset_peak_rss
 from benchmarks.workload import WorkerTopics, fill_topic, unique
@@ -87,6 +88,7 @@ def bench_latency(settings: Settings, topics: WorkerTopics, lines: list[bytes], 
     in the first fifth of the run (the worker's first batches after joining: cold caches,
     first fetches), which otherwise dominate a short run's tail."""
     count = max(1, min(len(lines), int(rate * seconds)))
+    ck_sum0, ck_count0 = _checkpoint_totals()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as state_dir:
         plane = make_plane(settings, topics, engine_config, Path(state_dir))
         thread = threading.Thread(target=plane.run, name="bench-latency")
@@ -100,6 +102,7 @@ def bench_latency(settings: Settings, topics: WorkerTopics, lines: list[bytes], 
                 time.sleep(0.05)
         finally:
             _stop(plane, thread)
+    ck_sum, ck_count = _checkpoint_totals()
     consumer = Consumer(settings.consumer_config(group_id=unique("latency")))
     sent: dict[str, int] = {}
     latencies: list[float] = []
@@ -135,4 +138,15 @@ def bench_latency(settings: Settings, topics: WorkerTopics, lines: list[bytes], 
     return {"rate": rate, "events": count, "decisions": len(latencies),
             "p50_ms": percentile(latencies, 0.50), "p99_ms": percentile(latencies, 0.99),
             "max_ms": latencies[-1] if latencies else float("nan"),
-            "p50_steady_ms": percentile(steady, 0.50), "p99_steady_ms": percentile(steady, 0.99)}
+            "p50_steady_ms": percentile(steady, 0.50), "p99_steady_ms": percentile(steady, 0.99),
+            # the loop stops for each checkpoint (changelog, flush, commit): a latency floor
+            # for the events that arrive meanwhile
+            "checkpoints": ck_count - ck_count0,
+            "checkpoint_mean_ms": 1000 * (ck_sum - ck_sum0) / max(ck_count - ck_count0, 1)}
+
+
+def _checkpoint_totals() -> tuple[float, float]:
+    """(seconds, count) of the data plane's checkpoints so far in this process."""
+    total = REGISTRY.get_sample_value("personalizer_checkpoint_duration_seconds_sum") or 0.0
+    count = REGISTRY.get_sample_value("personalizer_checkpoint_duration_seconds_count") or 0.0
+    return total, count
