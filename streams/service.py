@@ -41,6 +41,7 @@ def build_data_plane(settings: Settings, rules: RuleSet) -> DataPlane:
         batch_size=settings.batch_size,
         batch_timeout_s=settings.batch_timeout_s,
         tick_interval_s=settings.idle_tick_s,
+        checkpoint_interval_s=settings.checkpoint_interval_s,
         changelog_prefix=settings.changelog_topic_prefix,
         state_backend=settings.state_backend,
         state_dir=settings.state_dir,

@@ -253,6 +253,13 @@ class Settings(BaseSettings):
         description="Seconds a partition may go without events before its event time follows the "
         "wall clock (so time-based segment exits happen on quiet partitions).",
     )
+    checkpoint_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between checkpoints (changelog, flush, offset commit). Longer: fewer "
+        "stalls of the loop (each costs about one broker round trip plus the models' state) but "
+        "more input re-processed after a crash.",
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         default="at_least_once",
         description=(

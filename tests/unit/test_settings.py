@@ -36,6 +36,7 @@ def test_defaults() -> None:
     assert s.changelog_topic_prefix == "personalization.state"
     assert (s.group_id, s.partitions, s.replication_factor) == ("personalizer", 8, 1)
     assert (s.batch_size, s.batch_timeout_s, s.idle_tick_s) == (5000, 0.2, 5.0)
+    assert s.checkpoint_interval_s == 1.0
     assert s.processing_guarantee == "at_least_once"
     assert (s.state_dir, s.state_backend, s.segments_file) == (Path("var/state"), "rocksdb", None)
     assert (s.web_host, s.web_port) == ("127.0.0.1", 6066)
@@ -85,6 +86,7 @@ def test_env_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
         "PERSONALIZER_SEGMENTS_FILE": "/etc/personalizer/segments.yaml",
         "PERSONALIZER_CONSENT_REQUIRED": "true",
         "PERSONALIZER_LOG_LEVEL": "debug",
+        "PERSONALIZER_CHECKPOINT_INTERVAL_S": "5",
         "PERSONALIZER_KAFKA_EXTRA": (
             '{"statistics.interval.ms": 1000, "enable.ssl.certificate.verification": false}'
         ),
@@ -95,7 +97,8 @@ def test_env_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.bootstrap_servers == "kafka-1:9092,kafka-2:9092"
     assert (s.batch_size, s.batch_timeout_s, s.idle_tick_s) == (100, 0.05, 3600.0)
     # the worker's data plane gets it (building one opens no connection)
-    assert build_data_plane(s, load_rules(DEFAULT_RULES_PATH)).cfg.tick_interval_s == 3600.0
+    plane_cfg = build_data_plane(s, load_rules(DEFAULT_RULES_PATH)).cfg
+    assert (plane_cfg.tick_interval_s, plane_cfg.checkpoint_interval_s) == (3600.0, 5.0)
     assert s.processing_guarantee == "exactly_once"
     assert s.state_backend == "memory"
     assert s.state_dir == Path("/var/lib/personalizer/state")
