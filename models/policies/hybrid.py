@@ -50,18 +50,18 @@ class HybridPolicy:
             and ctx.now - cache.at < self.max_age_s and cache.segments == list(ctx.segments)
         )
         if not fresh:
-            ranked = self.recommender.recommend(
+            rows = self.recommender.recommend_rows(
                 p, ctx.segments, ctx.now, self.k, lambda s: ctx.segment_names.get(s, s),
                 personal=personal, excluded_categories=self.excluded_categories,
                 catalogue=self.catalogue,
             )
             cache = p.rec_cache = RecCache(
                 at=ctx.now, sig=sig, segments=list(ctx.segments),
-                items=[(r.item_id, r.score, r.reason, r.category, r.source) for r in ranked],
+                items=rows,
             )
         assert cache is not None
         recs = [Recommendation(item_id=i, score=s, reason=r, category=c) for i, s, r, c, _ in cache.items]
-        sources = {src for *_, src in cache.items}
+        sources = {item[4] for item in cache.items}
         reasons: list[str] = []
         if personal and sources & set(_SOURCES_PERSONAL):
             kind = "personalized"

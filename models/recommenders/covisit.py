@@ -35,11 +35,16 @@ class CoVisitation:
         self.max_neighbors = max_neighbors
         self._anchor: float | None = None
         self._nbrs: dict[str, dict[str, float]] = {}
-        self._top: dict[str, list[tuple[str, float]]] = {}  # derived cache, not state
+        # derived caches, not state: per item its strongest neighbours in order (kept up to
+        # date as weights grow), and the shares last read (until its weights change)
+        self._order: dict[str, list[str]] = {}
+        self._top: dict[str, tuple[int, list[tuple[str, float]]]] = {}
 
     def _gain(self, ts: float) -> float:
         self._anchor, gain, factor = forward_gain(self._anchor, ts, self.half_life_days)
         if factor != 1.0:
+            self._order.clear()  # rescaled weights may tie where they did not
+            self._top.clear()
             for nb in self._nbrs.values():
                 for k in nb:
                     nb[k] *= factor
@@ -51,14 +56,46 @@ class CoVisitation:
         if nb is None:
             nb = {}
         self._nbrs[a] = nb
-        nb[b] = nb.get(b, 0.0) + g
+        old = nb.get(b)
+        w = nb[b] = (0.0 if old is None else old) + g
         if len(nb) > 2 * self.max_neighbors:
-            keep = sorted(nb.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_neighbors]
-            self._nbrs[a] = dict(keep)
+            self._nbrs[a] = {i: nb[i] for i in _strongest(nb)[: self.max_neighbors]}
+            self._order.pop(a, None)
+        else:
+            order = self._order.get(a)
+            if order is not None:
+                if g >= 0.0:
+                    self._promote(order, nb, b, w)
+                else:
+                    del self._order[a]
         while len(self._nbrs) > self.max_items:
             gone = next(iter(self._nbrs))
             del self._nbrs[gone]
+            self._order.pop(gone, None)
             self._top.pop(gone, None)
+
+    def _promote(self, order: list[str], nb: dict[str, float], b: str, w: float) -> None:
+        """Keep ``order`` the strongest ``max_neighbors`` of ``nb`` (ties by id) after the
+        weight of ``b`` grew to ``w`` (no other weight changed)."""
+        if b in order:
+            i = order.index(b)
+        elif len(order) < self.max_neighbors:  # ``order`` held every neighbour: b is new
+            order.append(b)
+            i = len(order) - 1
+        else:
+            last = order[-1]
+            wl = nb[last]
+            if w < wl or (w == wl and b > last):
+                return
+            i = len(order) - 1
+        while i > 0:
+            prev = order[i - 1]
+            wp = nb[prev]
+            if wp > w or (wp == w and prev < b):
+                break
+            order[i] = prev
+            i -= 1
+        order[i] = b
 
     def learn_pair(self, a: str, b: str, weight: float, ts: float) -> None:
         """Count ``a`` and ``b`` seen together (both directions)."""
@@ -71,17 +108,22 @@ class CoVisitation:
     def neighbors(self, item: str, k: int) -> list[tuple[str, float]]:
         """Up to ``k`` items seen with ``item``, strongest first, with the weight relative
         to the item's total (a share in [0, 1])."""
-        top = self._top.get(item)
-        if top is None:
-            nb = self._nbrs.get(item)
-            if not nb:
-                return []
-            total = sum(nb.values()) or 1.0
-            ranked = sorted(nb.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_neighbors]
-            top = self._top[item] = [(i, w / total) for i, w in ranked]
-        return top[:k]
+        cached = self._top.get(item)
+        if cached is not None and cached[0] >= k:
+            return cached[1][:k]
+        nb = self._nbrs.get(item)
+        if not nb:
+            return []
+        order = self._order.get(item)
+        if order is None:
+            order = self._order[item] = _strongest(nb)[: self.max_neighbors]
+        total = sum(nb.values()) or 1.0
+        top = [(i, nb[i] / total) for i in order[:k]]
+        self._top[item] = (k, top)
+        return top[:]
 
     def forget_item(self, item_id: str) -> None:
+        self._order.clear()
         self._top.clear()
         self._nbrs.pop(item_id, None)
         for nb in self._nbrs.values():
@@ -96,4 +138,12 @@ class CoVisitation:
     def load_state(self, state: CoVisitationState) -> None:
         self._anchor = state.anchor
         self._nbrs = {k: dict(v) for k, v in state.neighbors.items()}
+        self._order = {}
         self._top = {}
+
+
+def _strongest(weights: dict[str, float]) -> list[str]:
+    """Keys by weight, strongest first, ties by id (two C sorts: the second is stable)."""
+    order = sorted(weights)
+    order.sort(key=weights.__getitem__, reverse=True)
+    return order

@@ -64,6 +64,8 @@ class SegmentPopularity:
         self._top: dict[str, list[str]] = {}
         self._top_set: dict[str, set[str]] = {}
         self._cat_totals: dict[str, dict[str, float]] = {}
+        #: Sorted segment ids, derived (None: to rebuild); not state.
+        self._segment_ids: list[str] | None = None
 
     def _gain(self, ts: float) -> float:
         self._anchor, gain, factor = forward_gain(self._anchor, ts, self.half_life_days)
@@ -89,6 +91,7 @@ class SegmentPopularity:
             scores = self._scores.get(seg)
             if scores is None:
                 scores = self._scores[seg] = {}
+                self._segment_ids = None
                 self._top[seg] = []
                 self._top_set[seg] = set()
             score = scores[item_id] = scores.get(item_id, 0.0) + gain
@@ -165,6 +168,7 @@ class SegmentPopularity:
         )
 
     def load_state(self, state: PopularityState) -> None:
+        self._segment_ids = None
         self._anchor = state.anchor
         self._scores = state.scores
         self._totals = state.totals
@@ -184,6 +188,20 @@ class SegmentPopularity:
             if not state.exact or seg not in self._top:
                 self._rebuild(seg)
 
+    def top_items(self, segment: str, k: int) -> list[str]:
+        """The ids of :meth:`top` with no exclusion (no shares, no categories: cheaper)."""
+        if not self._scores.get(segment):
+            return []
+        return self._top[segment][:k]
+
+    def shares(self, segment: str) -> tuple[dict[str, float], float]:
+        """``(item -> decayed score, divisor)``: ``scores.get(item, 0.0) / divisor`` is
+        :meth:`share` of every item (read-only view; for loops over many items)."""
+        scores = self._scores.get(segment)
+        if not scores:
+            return {}, 1.0
+        return scores, self._totals[segment] or 1.0
+
     def share(self, segment: str, item_id: str) -> float:
         """The item's share of the segment's (decayed) interactions; 0 if unseen."""
         scores = self._scores.get(segment)
@@ -199,11 +217,19 @@ class SegmentPopularity:
         """Item -> decayed score in ``segment`` (a read-only view)."""
         return self._scores.get(segment, {})
 
+    def categories(self) -> dict[str, str | None]:
+        """Item -> category (a read-only view; ``categories().get`` is :meth:`category_of`)."""
+        return self._category
+
     def category_of(self, item_id: str) -> str | None:
         return self._category.get(item_id)
 
     def segments(self) -> list[str]:
-        return sorted(self._scores)
+        """Every segment with interactions, sorted (a read-only list: the same object until
+        a segment is added)."""
+        if self._segment_ids is None:
+            self._segment_ids = sorted(self._scores)
+        return self._segment_ids
 
     def forget_item(self, item_id: str) -> None:
         """Drop an item everywhere (e.g. removed from the catalogue)."""

@@ -2,7 +2,7 @@
 
 Each candidate item gets a small dense feature vector (:data:`FEATURES`) built from the
 candidate sources (co-visitation, buy-again, segment and global popularity, trending)
-and the user's behaviour. Scoring reads the river model's weights once per call and
+and the user's behaviour. Scoring reads the river model's weights once per update and
 does the dot products itself, so ranking 50 candidates costs one pass, not 50 model
 calls; learning goes through river's ``learn_one``. The model starts from a prior
 (a warm start: the weights a person would guess), then follows the feedback.
@@ -62,22 +62,37 @@ class Ranker:
     def load_weights(self, weights: dict[str, float], intercept: float) -> None:
         self._model._weights = utils.VectorDict(dict(weights))
         self._model.intercept = intercept
+        self._scoring: tuple[dict[str, float], float] | None = None
+
+    def _weights_now(self) -> tuple[dict[str, float], float]:
+        """The weights and intercept as plain floats, read from the model once per change."""
+        scoring = getattr(self, "_scoring", None)  # absent in a ranker pickled by an older release
+        if scoring is None:
+            weights = self._model._weights
+            scoring = self._scoring = (
+                {k: weights[k] for k in FEATURES}, float(self._model.intercept))
+        return scoring
 
     def score_many(self, xs: Sequence[dict[str, float]]) -> list[float]:
         """Propensity of each candidate (sigmoid of the linear score)."""
-        w = {k: self._model._weights[k] for k in FEATURES}
-        b = float(self._model.intercept)
+        weights, b = self._weights_now()
+        w = weights.get
+        exp = math.exp
         out = []
         for x in xs:
             z = b
             for k, v in x.items():
-                z += w.get(k, 0.0) * v
-            z = max(-30.0, min(30.0, z))
-            out.append(1.0 / (1.0 + math.exp(-z)))
+                z += w(k, 0.0) * v
+            if z > 30.0:
+                z = 30.0
+            elif z < -30.0:
+                z = -30.0
+            out.append(1.0 / (1.0 + exp(-z)))
         return out
 
     def learn_one(self, x: dict[str, float], y: bool) -> None:
         self._model.learn_one({k: v for k, v in x.items() if k in _KNOWN}, y)
+        self._scoring = None
         self._updates += 1
 
     def to_state(self) -> RankerState:
