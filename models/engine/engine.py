@@ -51,7 +51,7 @@ from models.profiles.profile import Profile
 from models.profiles.update import apply_event, new_profile, prune_days
 from models.profiles.view import ProfileAt
 from models.recommenders.covisit import CoVisitation, CoVisitationState
-from models.recommenders.hybrid import HybridRecommender
+from models.recommenders.hybrid import SEGMENT_CANDIDATES, HybridRecommender
 from models.recommenders.popularity import PopularityState, SegmentPopularity
 from models.recommenders.ranker import Ranker, RankerState
 from models.segments import RuleSet
@@ -164,6 +164,9 @@ class Engine:
         self.recommender = HybridRecommender(
             self.popularity, self.trending, self.covisit, self.ranker,
             rebuy_after_days=self.config.rebuy_after_days, steady=self.steady,
+            # the shoppers-like-you source is sized for the slots to fill (10 by default)
+            segment_candidates=max(SEGMENT_CANDIDATES, self.config.recommendations),
+            segment_depth=max(SEGMENT_CANDIDATES, self.config.recommendations),
         )
         self.policy: Policy
         if policy is not None:
