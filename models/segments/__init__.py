@@ -12,7 +12,10 @@ An expression combines functions (``count``, ``revenue``, ``category_count``,
 ``days_since``, ``affinity``), field paths (``traits.age`` ...) and constants with
 ``== != < <= > >=``, ``in [...]``, ``not in [...]``, ``between A and B``, ``and``, ``or``,
 ``not`` and parentheses. The rules are parsed by a hand-written tokenizer and
-recursive-descent parser, type-checked at load, and compiled into Python closures.
+recursive-descent parser, type-checked at load, and compiled twice: into one generated
+function that evaluates every rule (:mod:`models.segments.codegen`; no text of the rules
+appears in its source) and into closures per node that serve the explanations
+(:mod:`models.segments.compiler`, the reference semantics).
 
 Window semantics: a window of ``N`` days evaluated at time ``now`` covers the UTC calendar
 days ``[day(now) - N + 1, day(now)]``, ``day(t) = floor(t / 86400)``; the profile (a

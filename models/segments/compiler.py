@@ -1,5 +1,8 @@
 """Compile checked syntax trees into plain Python closures (no eval, exec or compile).
 
+The reference semantics of the language, and what explanations evaluate node by node;
+membership itself runs on :mod:`models.segments.codegen`, held equal to this by a test.
+
 Every closure takes ``(view, memo)``: ``memo`` is a fresh list per evaluation in which each
 distinct profile read (a field, or a function call with its arguments) has a slot fixed
 at compile time, so rules sharing ``count(purchase, 60d)`` read it once per evaluation.
