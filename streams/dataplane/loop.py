@@ -383,6 +383,7 @@ class DataPlane:
                     continue  # dropped meanwhile: its next owner re-processes
                 for user, raw in writes[key].items():
                     rt.store.pending.setdefault(user, decode_profile(raw) if raw is not None else None)
+                rt.store.settled()
             return False
 
     def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
@@ -535,6 +536,7 @@ class DataPlane:
                 meta[META_SOURCE_OFFSET] = str(rt.pending_offset).encode()
                 meta[META_ENGINE_STATE] = states[key]
             rt.backing.apply(writes[key], meta)
+            rt.store.settled()
             rt.pending_offset = None
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
         if self._commit_failing_since is not None:

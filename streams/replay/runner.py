@@ -126,6 +126,7 @@ class _Stores:
     def after_batch(self, p: int) -> None:
         if self.backings:
             self.backings[p].apply(self.stores[p].take_pending(), {})
+            self.stores[p].settled()
 
     def profiles(self, p: int) -> Iterator[tuple[str, Profile]]:
         """Partition ``p``'s profiles by user, decoded one at a time (RocksDB: streamed)."""

@@ -4,6 +4,10 @@ The engine writes changed profiles after every batch; here they wait in ``pendin
 until the checkpoint has produced them to the changelog and committed the input
 offsets. Only then do they reach the partition store (with the offset), so the local
 store never holds state whose input was not committed.
+
+Between the two (a checkpoint taking the writes, then applying them once committed) they
+are held ``in_flight`` and still read from there: the web view (``/users/{id}``, another
+thread) must not see a user vanish for the length of a checkpoint.
 """
 
 from __future__ import annotations
@@ -21,10 +25,16 @@ class CheckpointedStore:
     def __init__(self, backing: PartitionStore) -> None:
         self.backing = backing
         self.pending: dict[str, Profile | None] = {}
+        #: Writes a checkpoint took and has not yet applied to ``backing``.
+        self.in_flight: dict[str, Profile | None] = {}
 
     def get(self, user_id: str) -> Profile | None:
-        if user_id in self.pending:
-            return self.pending[user_id]
+        pending = self.pending
+        if user_id in pending:
+            return pending[user_id]
+        in_flight = self.in_flight
+        if user_id in in_flight:
+            return in_flight[user_id]
         raw = self.backing.get(user_id)
         return decode_profile(raw) if raw is not None else None
 
@@ -62,7 +72,13 @@ class CheckpointedStore:
         return self.backing.count() + extra
 
     def take_pending(self) -> dict[str, bytes | None]:
-        """The held writes, encoded, in key order; the buffer is emptied."""
+        """The held writes, encoded, in key order; the buffer is emptied. They stay
+        readable (``in_flight``) until :meth:`settled`."""
         out = {u: (encode_profile(p) if p is not None else None) for u, p in sorted(self.pending.items())}
+        self.in_flight = self.pending  # readers look in pending, then here: never a gap
         self.pending = {}
         return out
+
+    def settled(self) -> None:
+        """The taken writes are in ``backing`` now (or back in ``pending``)."""
+        self.in_flight = {}

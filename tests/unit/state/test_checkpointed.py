@@ -31,3 +31,31 @@ def test_items_equals_the_merge_of_stored_and_held_writes(stored: set[str], held
     got = [(u, p.first_seen) for u, p in store.items()]
     assert got == sorted(expected.items())
     assert len(store) == len(expected)
+
+
+def test_a_checkpoint_in_progress_never_hides_a_profile() -> None:
+    """The web view reads from another thread while a checkpoint runs: between taking the
+    writes and applying them (flush and commit in between), a user must not vanish."""
+    backing = MemoryPartitionStore()
+    store = CheckpointedStore(backing)
+    store.write_many({"u1": new_profile("u1", 2.0), "gone": None})
+    taken = store.take_pending()
+    assert set(taken) == {"u1", "gone"} and store.pending == {}
+    # flush and commit happen here: the profile is neither pending nor stored yet
+    seen = store.get("u1")
+    assert seen is not None and seen.first_seen == 2.0
+    assert store.get("gone") is None
+    backing.apply(taken, {})
+    store.settled()
+    assert store.in_flight == {}
+    stored = store.get("u1")
+    assert stored is not None and stored.first_seen == 2.0  # now from the backing
+
+
+def test_a_newer_write_wins_over_one_in_flight() -> None:
+    store = CheckpointedStore(MemoryPartitionStore())
+    store.write_many({"u1": new_profile("u1", 1.0)})
+    store.take_pending()
+    store.write_many({"u1": new_profile("u1", 5.0)})  # the next batch, before the apply
+    got = store.get("u1")
+    assert got is not None and got.first_seen == 5.0
