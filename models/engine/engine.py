@@ -190,11 +190,15 @@ class Engine:
         self.incremental_rules = True
         self.watermark: float | None = None
         self.schedule = Schedule()
-        self.rules = rules
-        self._names = {s.id: s.name for s in rules.segments}
-        self._label: tuple[RuleSet | None, str] = (None, "")
+        self._use_rules(rules)
         #: Members per rule segment among the profiles the store held at construction.
         self.stored_segment_counts: dict[str, int] = self._index_store()
+
+    def _use_rules(self, rules: RuleSet) -> None:
+        """``rules`` and what is derived from them: segment names, the decisions' policy label."""
+        self.rules = rules
+        self._names = {s.id: s.name for s in rules.segments}
+        self._policy_label = f"{self.policy.name}+rules@{rules.version}"
 
     def _index_store(self) -> dict[str, int]:
         """One walk over the stored profiles (decoded one at a time): their due times into
@@ -251,8 +255,7 @@ class Engine:
         leave removed or changed segments (and enter new ones) without waiting for an event.
         """
         out = BatchOutput()
-        self.rules = rules
-        self._names = {s.id: s.name for s in rules.segments}
+        self._use_rules(rules)
         if self.watermark is None:
             return out
         wb = _WriteBack(self.store)
@@ -587,17 +590,10 @@ class Engine:
             event_type=str(ev.__struct_config__.tag), event_time=event_time,
             placement=placement, kind=kind, segments=list(segments),
             recommendations=answer.recommendations, reasons=reasons,
-            policy=self._policy_label(),
+            policy=self._policy_label,
             variant=offer.variant if offer is not None else None,
             experiment=offer.experiment if offer is not None else None,
         )
-
-    def _policy_label(self) -> str:
-        """``<policy name>+rules@<version>``, formatted once per rule set."""
-        label = self._label
-        if label[0] is not self.rules:
-            label = self._label = (self.rules, f"{self.policy.name}+rules@{self.rules.version}")
-        return label[1]
 
     def _close_windows(self, now: float, out: BatchOutput) -> None:
         """Close the offer attribution windows that ended by ``now`` (reward 0 learned)."""

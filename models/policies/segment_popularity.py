@@ -57,8 +57,8 @@ class SegmentPopularityPolicy:
                 if len(recs) >= k:
                     break
         from_segments = len(recs)
-        if len(recs) < self.k:
-            for item, share, category in self.popularity.top(GLOBAL, self.k + len(chosen), exclude):
+        if len(recs) < k:
+            for item, share, category in top(GLOBAL, k + len(chosen), exclude):
                 if item in chosen:
                     continue
                 chosen.add(item)
@@ -66,7 +66,7 @@ class SegmentPopularityPolicy:
                     item_id=item, score=round(share, 6), category=category,
                     reason="popular with all shoppers this week",
                 ))
-                if len(recs) >= self.k:
+                if len(recs) >= k:
                     break
         kind: DecisionKind
         if not ctx.personalization_allowed:

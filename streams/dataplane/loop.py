@@ -41,7 +41,6 @@ from models.engine import BatchOutput, Engine, InputRecord
 from models.offers import OfferCatalog
 from models.profiles.profile import Profile
 from models.segments import RuleSet
-from models.state.codec import decode_profile
 from schemas.outputs import SourcePosition
 from streams import metrics
 from streams.dataplane.produce import OutputWriter
@@ -351,8 +350,7 @@ class DataPlane:
         return [first, *consumer.consume(size - 1, 0)]
 
     def _commit(self, consumer: Consumer, offsets: list[TopicPartition],
-                dirty: dict[tuple[str, int], PartitionRuntime],
-                writes: dict[tuple[str, int], dict[str, bytes | None]]) -> bool:
+                dirty: dict[tuple[str, int], PartitionRuntime]) -> bool:
         """Commit ``offsets``; on a retriable failure (broker restarting, group membership
         lost) keep the checkpoint pending and return False.
 
@@ -381,9 +379,7 @@ class DataPlane:
             for key, rt in dirty.items():
                 if self.partitions.get(key) is not rt:
                     continue  # dropped meanwhile: its next owner re-processes
-                for user, raw in writes[key].items():
-                    rt.store.pending.setdefault(user, decode_profile(raw) if raw is not None else None)
-                rt.store.settled()
+                rt.store.return_in_flight()
             return False
 
     def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
@@ -526,7 +522,7 @@ class DataPlane:
                     f"{remaining} records undelivered after {self.cfg.flush_timeout_s}s; "
                     f"errors: {errors or 'none reported'}; offsets NOT committed"
                 )
-            if offsets and not self._commit(consumer, offsets, dirty, writes):
+            if offsets and not self._commit(consumer, offsets, dirty):
                 return  # kept pending: retried at the next checkpoint
         if self._delivery_errors:
             raise DeliveryFailed("; ".join(self._delivery_errors[:3]))

@@ -80,5 +80,12 @@ class CheckpointedStore:
         return out
 
     def settled(self) -> None:
-        """The taken writes are in ``backing`` now (or back in ``pending``)."""
+        """The taken writes are in ``backing`` now."""
+        self.in_flight = {}
+
+    def return_in_flight(self) -> None:
+        """The checkpoint failed to commit: the taken writes are held again for the next
+        one (a newer write held since wins)."""
+        for user, profile in self.in_flight.items():
+            self.pending.setdefault(user, profile)
         self.in_flight = {}

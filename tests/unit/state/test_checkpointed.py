@@ -59,3 +59,15 @@ def test_a_newer_write_wins_over_one_in_flight() -> None:
     store.write_many({"u1": new_profile("u1", 5.0)})  # the next batch, before the apply
     got = store.get("u1")
     assert got is not None and got.first_seen == 5.0
+
+
+def test_a_failed_commit_holds_the_taken_writes_again() -> None:
+    store = CheckpointedStore(MemoryPartitionStore())
+    store.write_many({"u1": new_profile("u1", 1.0), "u2": new_profile("u2", 1.0)})
+    store.take_pending()
+    store.write_many({"u2": new_profile("u2", 7.0)})  # a newer write since the take
+    store.return_in_flight()
+    assert store.in_flight == {}
+    assert {u: p.first_seen for u, p in store.pending.items() if p is not None} == {"u1": 1.0, "u2": 7.0}
+    retaken = store.take_pending()
+    assert set(retaken) == {"u1", "u2"}
