@@ -22,7 +22,8 @@ class MemoryPartitionStore:
     def get_meta(self, name: str) -> bytes | None:
         return self._meta.get(name)
 
-    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes]) -> None:
+    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes],
+              known: Mapping[str, bool] | None = None) -> None:
         for key, value in updates.items():
             if value is None:
                 self._data.pop(key, None)

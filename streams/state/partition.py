@@ -28,8 +28,11 @@ class PartitionStore(Protocol):
 
     def get_meta(self, name: str) -> bytes | None: ...
 
-    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes]) -> None:
-        """Write profiles (None deletes) and metadata atomically."""
+    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes],
+              known: Mapping[str, bool] | None = None) -> None:
+        """Write profiles (None deletes) and metadata atomically. ``known``: whether the
+        store holds some of those users already (it keeps its count with it, instead of
+        looking them up)."""
         ...
 
     def close(self) -> None: ...

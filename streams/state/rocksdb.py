@@ -11,6 +11,15 @@ every store of the process shares one memtable budget (a ``WriteBufferManager`` 
 :data:`MEMTABLE_BUDGET_BYTES`, which flushes the largest memtable when the total nears
 it) and one LRU block cache of :data:`BLOCK_CACHE_BYTES`, whatever the number of
 partitions assigned. Reads of profiles not in the cache come from the OS page cache.
+
+No write-ahead log, as Kafka Streams' RocksDB stores: the changelog topic is the durable
+copy. A checkpoint's profiles and its source offset go in one batch, and a batch is never
+split between memtables, so after a crash the store holds every batch up to some
+checkpoint and nothing after it; the restore reads the changelog from that checkpoint's
+offset on (it would anyway: a store is only ever as recent as its offset says). A clean
+close flushes the memtables, so a restart after a clean stop reads no changelog at all.
+The WAL cost about 80% of each checkpoint's local write (1.9 of 2.3 ms for 640 profiles
+of 2.2 KB).
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteBufferManager
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteBufferManager, WriteOptions
 
 _USER = b"u:"
 _META = b"m:"
@@ -68,6 +77,9 @@ class RocksPartitionStore:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = Rdict(str(path), options=options if options is not None else store_options())
+        no_wal = WriteOptions()
+        no_wal.disable_wal = True  # the changelog is the durable copy (see the module doc)
+        self._db.set_write_options(no_wal)
         self._count = self._scan_count()
 
     def _scan_count(self) -> int:
@@ -100,11 +112,16 @@ class RocksPartitionStore:
         meta: bytes | None = self._db.get(_META + name.encode())
         return meta
 
-    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes]) -> None:
+    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes],
+              known: Mapping[str, bool] | None = None) -> None:
         batch = WriteBatch(raw_mode=True)
+        known = known or {}
+        db = self._db
         for user, value in updates.items():
             key = _USER + user.encode()
-            existed = self._db.key_may_exist(key) and self._db.get(key) is not None
+            existed = known.get(user)
+            if existed is None:
+                existed = db.key_may_exist(key) and db.get(key) is not None
             if value is None:
                 if existed:
                     self._count -= 1
@@ -118,4 +135,5 @@ class RocksPartitionStore:
         self._db.write(batch)
 
     def close(self) -> None:
+        self._db.flush(wait=True)  # no WAL: the memtables reach disk here, or are restored
         self._db.close()
