@@ -10,9 +10,16 @@ Checkpoint order, at-least-once (tested in tests/integration/test_durable_state.
 1. outputs of the batches since the last checkpoint are already queued;
 2. produce the changelog: every changed profile (or tombstone) and the engine state,
    each tagged with the input offset this checkpoint commits;
-3. ``producer.flush()`` and check every record was acknowledged;
+3. wait until the producer has every record queued so far acknowledged, none failed;
 4. commit the input offsets;
 5. write the same profiles and the offset to the local partition store in one batch.
+
+Steps 3-5 do not stop the loop: it goes on consuming and processing while the records
+are in flight, and at each turn checks whether the producer's queue is empty (steps
+4-5 then run); the next checkpoint waits for it (``flush``) if it has not happened yet,
+so one checkpoint at most is in flight. At-least-once checkpoints take one partition at
+a time in turn, each partition once per ``checkpoint_interval_s``: the loop stops for
+one partition's share of the work, a few milliseconds, not all of it at once.
 
 A crash anywhere before 4 re-delivers the input since the last commit; the restored
 state is the one of that commit (changelog records of the failed checkpoint are skipped
@@ -91,11 +98,34 @@ class PartitionRuntime:
     #: Members per rule segment among this partition's users (for the segment-size gauge,
     #: which is the sum over the partitions a worker owns).
     segment_counts: dict[str, int] = field(default_factory=dict)
+    #: When this partition was last checkpointed (``clock``), for the round robin.
+    checkpointed_at: float = 0.0
 
     def count_changes(self, out: BatchOutput) -> None:
         for c in out.segment_changes:
             self.segment_counts[c.segment_id] = (
                 self.segment_counts.get(c.segment_id, 0) + (1 if c.change == "entered" else -1))
+
+
+@dataclass
+class TakenPartition:
+    """One partition's part of a checkpoint: its writes (encoded), models, offset."""
+
+    runtime: PartitionRuntime
+    writes: dict[str, bytes | None]
+    state: bytes | None
+    #: The input offset this checkpoint commits (None: no new input, only profile writes).
+    offset: int | None
+
+
+@dataclass
+class TakenCheckpoint:
+    """A checkpoint whose changelog is queued; committed and applied by ``_settle``."""
+
+    parts: dict[tuple[str, int], TakenPartition] = field(default_factory=dict)
+    offsets: list[TopicPartition] = field(default_factory=list)
+    #: Time the loop spent on it (taking, committing, applying), for the metric.
+    loop_seconds: float = 0.0
 
 
 @dataclass
@@ -144,6 +174,8 @@ class DataPlane:
         self._lock = threading.Lock()
         self._in_txn = False
         self._last_checkpoint = 0.0
+        #: At-least-once: the checkpoint taken and not yet committed (see ``_settle``).
+        self._taken: TakenCheckpoint | None = None
         #: Set while librdkafka reports every broker down; cleared by a metadata probe.
         self._brokers_down = threading.Event()
         self._last_probe = 0.0
@@ -306,14 +338,15 @@ class DataPlane:
                 if self._brokers_down.is_set():
                     self._probe_brokers(consumer)
                 msgs = self._consume_batch(consumer)
+                if self._taken is not None:  # outputs had the consume's wait to be delivered
+                    self._settle(consumer, block=False)
                 if msgs:
                     self._process(msgs)
                 now = self.clock()
                 if now - last_tick >= cfg.tick_interval_s:
                     self._tick(now)
                     last_tick = now
-                if now - self._last_checkpoint >= cfg.checkpoint_interval_s:
-                    self._checkpoint(consumer)
+                self._checkpoint_due(consumer, now)
             self._checkpoint(consumer)
         except BaseException as exc:
             self.error = exc
@@ -350,13 +383,14 @@ class DataPlane:
         return [first, *consumer.consume(size - 1, 0)]
 
     def _commit(self, consumer: Consumer, offsets: list[TopicPartition],
-                dirty: dict[tuple[str, int], PartitionRuntime]) -> bool:
+                taken: dict[tuple[str, int], TakenPartition]) -> bool:
         """Commit ``offsets``; on a retriable failure (broker restarting, group membership
         lost) keep the checkpoint pending and return False.
 
         Kept pending means: the profile writes go back to the store's pending set and the
-        pending offsets stay, so the next checkpoint produces them to the changelog again
-        (same values, newer source offset) and commits. Changelog records of the failed
+        offsets are pending again (unless newer input moved them on), so the next
+        checkpoint produces them to the changelog again (same values, newer source offset)
+        and commits. Changelog records of the failed
         attempt carry an offset that was never committed, so a restore skips them. If the
         group moves the partitions meanwhile, they are dropped without a commit and their
         next owner re-processes from the last commit (at-least-once, same bytes).
@@ -376,10 +410,10 @@ class DataPlane:
                 raise
             metrics.READY.set(0)
             log.warning("commit failed (%s): checkpoint kept pending and retried", exc)
-            for key, rt in dirty.items():
-                if self.partitions.get(key) is not rt:
-                    continue  # dropped meanwhile: its next owner re-processes
-                rt.store.return_in_flight()
+            for part in taken.values():
+                part.runtime.store.return_in_flight()
+                if part.runtime.pending_offset is None:
+                    part.runtime.pending_offset = part.offset
             return False
 
     def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
@@ -482,25 +516,76 @@ class DataPlane:
                 rt.count_changes(out)
                 self.writer.write(out, topic, {})
 
-    def _checkpoint(self, consumer: Consumer) -> None:
-        """Make everything since the last checkpoint durable (order: see module doc)."""
+    def _checkpoint_due(self, consumer: Consumer, now: float) -> None:
+        """Checkpoint what is due at ``now``.
+
+        At-least-once: one partition at a time, round robin, so that each partition still
+        checkpoints every ``checkpoint_interval_s`` but the loop stops for one partition's
+        share of the work at a time (encoding its changed profiles, its models' state,
+        producing them) instead of all partitions' at once. Exactly-once: every partition
+        together, as one transaction holds the outputs of all of them."""
+        if self.cfg.exactly_once or len(self.partitions) <= 1:
+            if now - self._last_checkpoint >= self.cfg.checkpoint_interval_s:
+                self._checkpoint(consumer)
+            return
+        if now - self._last_checkpoint < self.cfg.checkpoint_interval_s / len(self.partitions):
+            return
+        key = min(self.partitions, key=lambda k: (self.partitions[k].checkpointed_at, k))
+        self._checkpoint(consumer, keys=[key], wait=False)
+
+    def _checkpoint(self, consumer: Consumer, keys: list[tuple[str, int]] | None = None,
+                    wait: bool = True) -> None:
+        """Make everything since the last checkpoint of ``keys`` (default: every owned
+        partition) durable (order: see module doc).
+
+        At-least-once with ``wait=False``, the loop goes on once the changelog is queued;
+        :meth:`_settle` commits the offsets and writes the local stores as soon as the
+        producer has every record acknowledged (checked at each turn of the loop, and
+        waited for before the next checkpoint at the latest)."""
+        if self._taken is not None:
+            self._settle(consumer, block=True)  # one checkpoint in flight at a time
         started = time.perf_counter()
         self._last_checkpoint = self.clock()
-        dirty = {k: rt for k, rt in self.partitions.items()
-                 if rt.pending_offset is not None or rt.store.pending}
-        writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
-        states: dict[tuple[str, int], bytes] = {}
-        offsets: list[TopicPartition] = []
-        for (topic, partition), rt in sorted(dirty.items()):
+        taken = self._take(keys)
+        if not self._in_txn:
+            if not taken.parts:
+                return  # nothing new on these partitions
+            taken.loop_seconds += time.perf_counter() - started
+            self._taken = taken
+            self._settle(consumer, block=wait)
+            return
+        if taken.offsets:
+            self.producer.send_offsets_to_transaction(
+                taken.offsets, consumer.consumer_group_metadata(), 30)
+        self.producer.commit_transaction(self.cfg.flush_timeout_s)
+        self._in_txn = False
+        if self._delivery_errors:
+            raise DeliveryFailed("; ".join(self._delivery_errors[:3]))
+        taken.loop_seconds += time.perf_counter() - started
+        self._apply_taken(consumer, taken)
+
+    def _take(self, keys: list[tuple[str, int]] | None) -> TakenCheckpoint:
+        """Take the held writes and the models' state of ``keys``; queue their changelog."""
+        now = self.clock()
+        taken = TakenCheckpoint()
+        for key in sorted(self.partitions if keys is None else keys):
+            rt = self.partitions.get(key)
+            if rt is None:
+                continue
+            rt.checkpointed_at = now
+            if rt.pending_offset is None and not rt.store.pending:
+                continue
+            topic, partition = key
+            offset, rt.pending_offset = rt.pending_offset, None
             updates = rt.store.take_pending()
-            writes[(topic, partition)] = updates
-            if rt.pending_offset is not None:
-                offsets.append(TopicPartition(topic, partition, rt.pending_offset))
-                states[(topic, partition)] = rt.engine.export_state()
-            if rt.changelog is not None and rt.pending_offset is not None:
+            state = rt.engine.export_state() if offset is not None else None
+            taken.parts[key] = TakenPartition(rt, updates, state, offset)
+            if offset is not None:
+                taken.offsets.append(TopicPartition(topic, partition, offset))
+            if rt.changelog is not None and offset is not None:
                 self._begin()
                 produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
-                                   states[(topic, partition)], rt.pending_offset)
+                                   state, offset)
             elif rt.changelog is not None and updates:
                 # profile changes with no new input (a rules swap, time passing on an idle
                 # partition): stamped with the offset the store already holds, so a restore
@@ -508,33 +593,49 @@ class DataPlane:
                 self._begin()
                 produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
                                    None, stored_source_offset(rt.backing))
-        if self._in_txn:
-            if offsets:
-                self.producer.send_offsets_to_transaction(
-                    offsets, consumer.consumer_group_metadata(), 30)
-            self.producer.commit_transaction(self.cfg.flush_timeout_s)
-            self._in_txn = False
-        else:
+        return taken
+
+    def _settle(self, consumer: Consumer, block: bool) -> None:
+        """At-least-once: once every record queued so far is acknowledged (waiting for it
+        if ``block``), commit the taken checkpoint's offsets and apply it locally."""
+        taken = self._taken
+        if taken is None:
+            return
+        started = time.perf_counter()
+        if block:
             remaining = self.producer.flush(self.cfg.flush_timeout_s)
-            if remaining or self._delivery_errors:
+            if remaining:
                 errors = "; ".join(self._delivery_errors[:3])
                 raise DeliveryFailed(
                     f"{remaining} records undelivered after {self.cfg.flush_timeout_s}s; "
                     f"errors: {errors or 'none reported'}; offsets NOT committed"
                 )
-            if offsets and not self._commit(consumer, offsets, dirty):
-                return  # kept pending: retried at the next checkpoint
+        else:
+            self.producer.poll(0)  # serves the delivery reports (errors only)
+            if len(self.producer):
+                return  # records of this checkpoint (or outputs before it) still in flight
         if self._delivery_errors:
-            raise DeliveryFailed("; ".join(self._delivery_errors[:3]))
-        for key, rt in dirty.items():
+            raise DeliveryFailed("; ".join(self._delivery_errors[:3]) + "; offsets NOT committed")
+        self._taken = None
+        owned = {key: part for key, part in taken.parts.items()
+                 if self.partitions.get(key) is part.runtime}  # dropped meanwhile: not ours
+        offsets = [tp for tp in taken.offsets if (tp.topic, tp.partition) in owned]
+        if offsets and not self._commit(consumer, offsets, owned):
+            return  # kept pending: retried at the next checkpoint
+        taken.parts = owned
+        taken.loop_seconds += time.perf_counter() - started
+        self._apply_taken(consumer, taken)
+
+    def _apply_taken(self, consumer: Consumer, taken: TakenCheckpoint) -> None:
+        """The checkpoint committed: write it to the local stores."""
+        started = time.perf_counter()
+        for part in taken.parts.values():
             meta = {}
-            if rt.pending_offset is not None:
-                meta[META_SOURCE_OFFSET] = str(rt.pending_offset).encode()
-                meta[META_ENGINE_STATE] = states[key]
-            rt.backing.apply(writes[key], meta)
-            rt.store.settled()
-            rt.pending_offset = None
-        metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
+            if part.offset is not None:
+                meta[META_SOURCE_OFFSET] = str(part.offset).encode()
+                meta[META_ENGINE_STATE] = cast(bytes, part.state)
+            part.runtime.store.apply_taken(part.writes, meta)
+        metrics.CHECKPOINT_SECONDS.observe(taken.loop_seconds + time.perf_counter() - started)
         if self._commit_failing_since is not None:
             log.info("checkpoint committed again")
             self._commit_failing_since = None

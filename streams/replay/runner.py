@@ -125,8 +125,8 @@ class _Stores:
 
     def after_batch(self, p: int) -> None:
         if self.backings:
-            self.backings[p].apply(self.stores[p].take_pending(), {})
-            self.stores[p].settled()
+            store = self.stores[p]
+            store.apply_taken(store.take_pending(), {})
 
     def profiles(self, p: int) -> Iterator[tuple[str, Profile]]:
         """Partition ``p``'s profiles by user, decoded one at a time (RocksDB: streamed)."""

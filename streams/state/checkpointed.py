@@ -8,6 +8,11 @@ store never holds state whose input was not committed.
 Between the two (a checkpoint taking the writes, then applying them once committed) they
 are held ``in_flight`` and still read from there: the web view (``/users/{id}``, another
 thread) must not see a user vanish for the length of a checkpoint.
+
+Whether the backing already holds a user is known for nearly every write without asking
+it: the engine reads each user before writing it, and a read that reaches the backing
+(or the writes a checkpoint applied) tells. The backing keeps its user count from that
+instead of one extra lookup per written profile (about 40% of RocksDB's apply).
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ class CheckpointedStore:
         self.pending: dict[str, Profile | None] = {}
         #: Writes a checkpoint took and has not yet applied to ``backing``.
         self.in_flight: dict[str, Profile | None] = {}
+        #: Whether ``backing`` holds a user, for the users read from it (or applied to it)
+        #: since the last take; what a take finds here goes with its writes.
+        self._presence: dict[str, bool] = {}
+        self._taken_presence: dict[str, bool] = {}
 
     def get(self, user_id: str) -> Profile | None:
         pending = self.pending
@@ -36,6 +45,7 @@ class CheckpointedStore:
         if user_id in in_flight:
             return in_flight[user_id]
         raw = self.backing.get(user_id)
+        self._presence[user_id] = raw is not None
         return decode_profile(raw) if raw is not None else None
 
     def write_many(self, updates: Mapping[str, Profile | None]) -> None:
@@ -75,12 +85,21 @@ class CheckpointedStore:
         """The held writes, encoded, in key order; the buffer is emptied. They stay
         readable (``in_flight``) until :meth:`settled`."""
         out = {u: (encode_profile(p) if p is not None else None) for u, p in sorted(self.pending.items())}
+        presence = self._presence
+        self._taken_presence = {u: presence[u] for u in out if u in presence}
+        self._presence = {}
         self.in_flight = self.pending  # readers look in pending, then here: never a gap
         self.pending = {}
         return out
 
-    def settled(self) -> None:
-        """The taken writes are in ``backing`` now."""
+    def apply_taken(self, encoded: Mapping[str, bytes | None], meta: Mapping[str, bytes]) -> None:
+        """Write what :meth:`take_pending` returned (and ``meta``) to ``backing``: the
+        checkpoint committed. The writes are read from there from now on."""
+        self.backing.apply(encoded, meta, known=self._taken_presence)
+        presence = self._presence
+        for user, profile in self.in_flight.items():
+            presence[user] = profile is not None
+        self._taken_presence = {}
         self.in_flight = {}
 
     def return_in_flight(self) -> None:
@@ -88,4 +107,5 @@ class CheckpointedStore:
         one (a newer write held since wins)."""
         for user, profile in self.in_flight.items():
             self.pending.setdefault(user, profile)
+        self._taken_presence = {}  # read again from the backing when next taken
         self.in_flight = {}

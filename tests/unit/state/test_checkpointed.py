@@ -45,8 +45,7 @@ def test_a_checkpoint_in_progress_never_hides_a_profile() -> None:
     seen = store.get("u1")
     assert seen is not None and seen.first_seen == 2.0
     assert store.get("gone") is None
-    backing.apply(taken, {})
-    store.settled()
+    store.apply_taken(taken, {})
     assert store.in_flight == {}
     stored = store.get("u1")
     assert stored is not None and stored.first_seen == 2.0  # now from the backing
