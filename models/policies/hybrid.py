@@ -17,6 +17,7 @@ from collections.abc import Collection
 from models.policies.context import DecisionContext, PolicyAnswer
 from models.profiles.profile import Profile, RecCache
 from models.recommenders.hybrid import HybridRecommender
+from models.recommenders.reasons import text
 from schemas.outputs import Recommendation
 
 _SOURCES_PERSONAL = ("covisit", "rebuy")
@@ -60,7 +61,8 @@ class HybridPolicy:
                 items=rows,
             )
         assert cache is not None
-        recs = [Recommendation(item_id=i, score=s, reason=r, category=c) for i, s, r, c, _ in cache.items]
+        recs = [Recommendation(item_id=i, score=s, reason=text(r), category=c)
+                for i, s, r, c, _ in cache.items]
         sources = {item[4] for item in cache.items}
         reasons: list[str] = []
         if personal and sources & set(_SOURCES_PERSONAL):

@@ -49,6 +49,17 @@ from models.recommenders.covisit import CoVisitation
 from models.recommenders.mixture import TasteMixture, normalized_posterior
 from models.recommenders.popularity import GLOBAL, SegmentPopularity
 from models.recommenders.ranker import Ranker
+from models.recommenders.reasons import (
+    COVISIT,
+    GLOBAL_TOP,
+    IN_SEGMENT,
+    LIKE_YOU,
+    REBUY,
+    STEADY,
+    TRENDING,
+    code,
+    text,
+)
 
 DAY = 86400.0
 
@@ -221,7 +232,7 @@ class HybridRecommender:
                 neighbors = self.covisit.neighbors(anchor, half)
                 if not neighbors:
                     continue
-                reason = f"often viewed or bought together with {anchor}, which you looked at"
+                reason = code(COVISIT, anchor)
                 base = 1.0 + 0.3 * i_anchor
                 for rank, (item, share) in enumerate(neighbors):
                     value = share / (base + 0.05 * rank)
@@ -265,7 +276,7 @@ class HybridRecommender:
             probs = self.mixture.item_probabilities(post, depth, self.segment_candidates)
             if probs:
                 lead = probs[0][1] if probs[0][1] > 0 else 1.0
-                reason = f"popular with shoppers like you ('{name_of(post[0][0])}')"
+                reason = code(LIKE_YOU, name_of(post[0][0]))
                 for item, prob in probs:
                     value = prob / lead
                     entry = get(item)
@@ -292,16 +303,16 @@ class HybridRecommender:
             lead = max(scores.values(), default=0.0) or 1.0
             for item in sorted(scores, key=lambda i: (-scores[i], i)):
                 add(item, "segment", scores[item] / lead,
-                    f"popular with shoppers like you ('{name_of(best[item])}')", "segment")
+                    code(LIKE_YOU, name_of(best[item])), "segment")
         else:
             for seg in segments:
                 for rank, (item, _, _) in enumerate(self.popularity.top(seg, n)):
                     add(item, "segment", 1.0 / (1.0 + 0.2 * rank),
-                        f"popular with shoppers in '{name_of(seg)}', a segment you are in", "segment")
-        _add_leaders(cands, self.trending, n, "trend", "trending with all shoppers today")
-        _add_leaders(cands, self.popularity, n, "global", "popular with all shoppers this week")
+                        code(IN_SEGMENT, name_of(seg)), "segment")
+        _add_leaders(cands, self.trending, n, "trend", code(TRENDING))
+        _add_leaders(cands, self.popularity, n, "global", code(GLOBAL_TOP))
         if self.steady is not None:
-            _add_leaders(cands, self.steady, n, "steady", "a steady seller with all shoppers this month")
+            _add_leaders(cands, self.steady, n, "steady", code(STEADY))
         # set last, in this order: propensity, affinity, viewed (a feature dict's order is
         # the order of the ranker's float sums)
         if self.calibrated:
@@ -347,19 +358,19 @@ class HybridRecommender:
         name_of: Callable[[str], str] = str, *, personal: bool = True,
         excluded_categories: Collection[str] = (), catalogue: Collection[str] | None = None,
     ) -> list[Ranked]:
-        """The best ``k`` candidates by the ranker's score, ties by item id."""
-        return [Ranked._make(row) for row in self.recommend_rows(
-            p, segments, now, k, name_of, personal=personal,
-            excluded_categories=excluded_categories, catalogue=catalogue,
-        )]
+        """The best ``k`` candidates by the ranker's score, ties by item id; reasons spelled out."""
+        return [Ranked(item, score, text(reason), category, source) for item, score, reason, category, source
+                in self.recommend_rows(p, segments, now, k, name_of, personal=personal,
+                                       excluded_categories=excluded_categories, catalogue=catalogue)]
 
     def recommend_rows(
         self, p: Profile, segments: Sequence[str], now: float, k: int,
         name_of: Callable[[str], str] = str, *, personal: bool = True,
         excluded_categories: Collection[str] = (), catalogue: Collection[str] | None = None,
     ) -> list[tuple[str, float, str, str | None, str]]:
-        """:meth:`recommend` as plain ``(item, score, reason, category, source)`` tuples
-        (what :class:`~models.policies.hybrid.HybridPolicy` caches)."""
+        """:meth:`recommend` as plain ``(item, score, reason, category, source)`` tuples,
+        the reason coded (:mod:`models.recommenders.reasons`; what
+        :class:`~models.policies.hybrid.HybridPolicy` caches in the profile)."""
         cands = self.candidates(p, segments, now, name_of, personal)
         skip = self.excluded(p, now) if personal else set()
         category = self.popularity.categories().get
@@ -417,7 +428,7 @@ class HybridRecommender:
 
 
 def _rebuy_reason(now: float, bought_at: float) -> str:
-    return f"you bought this {max(0.0, (now - bought_at) / DAY):.0f} days ago: buy it again"
+    return code(REBUY, f"{max(0.0, (now - bought_at) / DAY):.0f}")
 
 
 def _add_leaders(cands: Candidates, pop: SegmentPopularity, n: int, feat: str, reason: str) -> None:

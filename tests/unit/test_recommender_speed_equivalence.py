@@ -18,6 +18,7 @@ from models.recommenders.hybrid import HybridRecommender, Ranked
 from models.recommenders.mixture import TasteMixture, normalized_posterior
 from models.recommenders.popularity import GLOBAL, PopularityState, SegmentPopularity
 from models.recommenders.ranker import Ranker
+from models.recommenders.reasons import text
 
 
 def plain_neighbors(cv: CoVisitation, item: str, k: int) -> list[tuple[str, float]]:
@@ -145,10 +146,11 @@ def test_recommend_is_the_top_k_of_every_candidate_by_score_then_id() -> None:
         items = [it for it in cands if it not in skip]
         scores = rec.ranker.score_many([cands[it][0] for it in items])
         order = sorted(range(len(items)), key=lambda i: (-scores[i], items[i]))[:10]
-        expected = [Ranked(items[i], round(scores[i], 6), cands[items[i]][1], pop.category_of(items[i]),
-                           cands[items[i]][2]) for i in order]
-        assert rec.recommend(p, (), now, 10) == expected
-        assert rec.recommend_rows(p, (), now, 10) == [tuple(r) for r in expected]
+        expected = [(items[i], round(scores[i], 6), cands[items[i]][1], pop.category_of(items[i]),
+                     cands[items[i]][2]) for i in order]
+        assert rec.recommend_rows(p, (), now, 10) == expected  # reasons coded, as cached
+        spelled = [Ranked(i, s, text(r), c, src) for i, s, r, c, src in expected]
+        assert rec.recommend(p, (), now, 10) == spelled
     assert rec.recommend(p, (), now, 0) == []
 
 

@@ -125,3 +125,14 @@ def test_the_steady_source_is_a_candidate_and_is_checkpointed_with_the_engine():
     restored = Engine(load_rules(DEFAULT_RULES_PATH), EngineConfig(policy="hybrid"))
     restored.import_state(eng.export_state())
     assert restored.steady.top("*", 2) == eng.steady.top("*", 2)
+
+
+def test_cached_reasons_are_short_and_spell_out_to_the_sentences() -> None:
+    """The policy's cache (checkpointed with the profile) holds coded reasons; decisions
+    carry the sentences; a reason stored in full by an older version passes through."""
+    from models.recommenders.reasons import TEMPLATES, code, text
+
+    for kind, template in TEMPLATES.items():
+        coded = code(kind, "sku-{0}'x")  # braces and quotes in the variable part stay literal
+        assert len(coded) < len(template) and text(coded) == template.replace("{}", "sku-{0}'x")
+    assert text("popular with shoppers like you ('VIP')") == "popular with shoppers like you ('VIP')"
