@@ -25,7 +25,8 @@ def test_killed_without_close_reopens_at_a_checkpoint_boundary(tmp_path: Path) -
         store = RocksPartitionStore(Path({str(tmp_path / "db")!r}))
         for n in range(1, 13):
             value = str(n).encode().ljust(2200, b".")
-            store.apply({{f"user-{{i}}": value for i in range({USERS})}}, {{"source_offset": str(n).encode()}})
+            profiles = {{f"user-{{i}}": value for i in range({USERS})}}
+            store.apply(profiles, {{"source_offset": str(n).encode()}})
         os._exit(0)  # no close, no flush: as kill -9
     """)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
