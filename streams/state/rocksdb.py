@@ -78,7 +78,9 @@ class RocksPartitionStore:
         self.path = path
         self._db = Rdict(str(path), options=options if options is not None else store_options())
         no_wal = WriteOptions()
-        no_wal.disable_wal = True  # the changelog is the durable copy (see the module doc)
+        # the changelog is the durable copy (see the module doc); a property at runtime,
+        # which rocksdict's stub declares as a method
+        no_wal.disable_wal = True  # type: ignore[method-assign,assignment]
         self._db.set_write_options(no_wal)
         self._count = self._scan_count()
 
