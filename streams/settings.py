@@ -256,9 +256,10 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(
         default=1.0,
         gt=0,
-        description="Seconds between checkpoints (changelog, flush, offset commit). Longer: fewer "
-        "stalls of the loop (each costs about one broker round trip plus the models' state) but "
-        "more input re-processed after a crash.",
+        description="Seconds between two checkpoints of a partition (changelog, acknowledgement, "
+        "offset commit; at-least-once takes the partitions in turn). Longer: less work per event "
+        "(a profile changed twice in an interval is written once) but more input re-processed "
+        "after a crash.",
     )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         default="at_least_once",
