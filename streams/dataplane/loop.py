@@ -524,11 +524,12 @@ class DataPlane:
         share of the work at a time (encoding its changed profiles, its models' state,
         producing them) instead of all partitions' at once. Exactly-once: every partition
         together, as one transaction holds the outputs of all of them."""
-        if self.cfg.exactly_once or len(self.partitions) <= 1:
+        if self.cfg.exactly_once:
             if now - self._last_checkpoint >= self.cfg.checkpoint_interval_s:
                 self._checkpoint(consumer)
             return
-        if now - self._last_checkpoint < self.cfg.checkpoint_interval_s / len(self.partitions):
+        if not self.partitions or (
+                now - self._last_checkpoint < self.cfg.checkpoint_interval_s / len(self.partitions)):
             return
         key = min(self.partitions, key=lambda k: (self.partitions[k].checkpointed_at, k))
         self._checkpoint(consumer, keys=[key], wait=False)
