@@ -123,9 +123,14 @@ class TakenCheckpoint:
     """A checkpoint whose changelog is queued; committed and applied by ``_settle``."""
 
     parts: dict[tuple[str, int], TakenPartition] = field(default_factory=dict)
-    offsets: list[TopicPartition] = field(default_factory=list)
     #: Time the loop spent on it (taking, committing, applying), for the metric.
     loop_seconds: float = 0.0
+
+    @property
+    def offsets(self) -> list[TopicPartition]:
+        """The input offsets this checkpoint commits (the parts with new input)."""
+        return [TopicPartition(topic, partition, part.offset)
+                for (topic, partition), part in self.parts.items() if part.offset is not None]
 
 
 @dataclass
@@ -390,10 +395,10 @@ class DataPlane:
         Kept pending means: the profile writes go back to the store's pending set and the
         offsets are pending again (unless newer input moved them on), so the next
         checkpoint produces them to the changelog again (same values, newer source offset)
-        and commits. Changelog records of the failed
-        attempt carry an offset that was never committed, so a restore skips them. If the
-        group moves the partitions meanwhile, they are dropped without a commit and their
-        next owner re-processes from the last commit (at-least-once, same bytes).
+        and commits. Changelog records of the failed attempt carry an offset that was never
+        committed, so a restore skips them. If the group moves the partitions meanwhile,
+        they are dropped without a commit and their next owner re-processes from the last
+        commit (at-least-once, same bytes).
         """
         try:
             consumer.commit(offsets=offsets, asynchronous=False)
@@ -576,13 +581,10 @@ class DataPlane:
             rt.checkpointed_at = now
             if rt.pending_offset is None and not rt.store.pending:
                 continue
-            topic, partition = key
             offset, rt.pending_offset = rt.pending_offset, None
             updates = rt.store.take_pending()
             state = rt.engine.export_state() if offset is not None else None
             taken.parts[key] = TakenPartition(rt, updates, state, offset)
-            if offset is not None:
-                taken.offsets.append(TopicPartition(topic, partition, offset))
             if rt.changelog is not None and offset is not None:
                 self._begin()
                 produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
@@ -618,12 +620,11 @@ class DataPlane:
         if self._delivery_errors:
             raise DeliveryFailed("; ".join(self._delivery_errors[:3]) + "; offsets NOT committed")
         self._taken = None
-        owned = {key: part for key, part in taken.parts.items()
-                 if self.partitions.get(key) is part.runtime}  # dropped meanwhile: not ours
-        offsets = [tp for tp in taken.offsets if (tp.topic, tp.partition) in owned]
-        if offsets and not self._commit(consumer, offsets, owned):
+        taken.parts = {key: part for key, part in taken.parts.items()
+                       if self.partitions.get(key) is part.runtime}  # dropped meanwhile: not ours
+        offsets = taken.offsets
+        if offsets and not self._commit(consumer, offsets, taken.parts):
             return  # kept pending: retried at the next checkpoint
-        taken.parts = owned
         taken.loop_seconds += time.perf_counter() - started
         self._apply_taken(consumer, taken)
 

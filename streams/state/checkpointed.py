@@ -83,7 +83,8 @@ class CheckpointedStore:
 
     def take_pending(self) -> dict[str, bytes | None]:
         """The held writes, encoded, in key order; the buffer is emptied. They stay
-        readable (``in_flight``) until :meth:`settled`."""
+        readable (``in_flight``) until :meth:`apply_taken` (or
+        :meth:`return_in_flight`)."""
         out = {u: (encode_profile(p) if p is not None else None) for u, p in sorted(self.pending.items())}
         presence = self._presence
         self._taken_presence = {u: presence[u] for u in out if u in presence}
