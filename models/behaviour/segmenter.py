@@ -35,9 +35,9 @@ import math
 import random
 from dataclasses import dataclass
 
-import msgspec
 from river import drift
 
+from models.behaviour.state import DetectorState, SegmenterState
 from models.behaviour.vector import SPEND_KEY
 from models.profiles.profile import Profile
 
@@ -45,29 +45,6 @@ from models.profiles.profile import Profile
 SEGMENT_PREFIX = "behaviour-"
 #: Spend features are ``spend_weight * min(level, SPEND_CAP) / SPEND_CAP`` (level: log10 price).
 SPEND_CAP = 3.0
-
-
-class DetectorState(msgspec.Struct, kw_only=True):
-    n: float
-    mean: float
-    sum_increase: float
-    sum_decrease: float
-    min_increase: float
-    max_decrease: float
-
-
-class SegmenterState(msgspec.Struct, kw_only=True):
-    """Serializable learned state of :class:`BehaviouralSegmenter`."""
-
-    vocab: list[str]
-    buffer: list[dict[str, float]]
-    centers: list[dict[str, float]] | None
-    halflife: float
-    boost_left: int
-    learned: int
-    drifts: int
-    detector: DetectorState
-    labels: list[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,14 +35,15 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from models.behaviour import BehaviouralSegmenter, Move, SegmenterState, fold_interaction
+from models.behaviour import BehaviouralSegmenter, Move, fold_interaction
 from models.config import EngineConfig
 from models.engine.batch import BatchOutput, InputRecord
 from models.engine.ids import change_id, decision_id, iso
 from models.engine.schedule import Schedule
+from models.engine.state import EngineState
 from models.offers.caps import CapRule
 from models.offers.catalog import OfferCatalog
-from models.offers.chooser import OfferState, VariantChooser
+from models.offers.chooser import VariantChooser
 from models.policies.context import DecisionContext, Policy
 from models.policies.hybrid import HybridPolicy
 from models.policies.segment_popularity import SegmentPopularityPolicy
@@ -50,10 +51,10 @@ from models.privacy import pseudonymize
 from models.profiles.profile import Profile
 from models.profiles.update import apply_event, new_profile, prune_days
 from models.profiles.view import ProfileAt
-from models.recommenders.covisit import CoVisitation, CoVisitationState
+from models.recommenders.covisit import CoVisitation
 from models.recommenders.hybrid import SEGMENT_CANDIDATES, HybridRecommender
-from models.recommenders.popularity import PopularityState, SegmentPopularity
-from models.recommenders.ranker import Ranker, RankerState
+from models.recommenders.popularity import SegmentPopularity
+from models.recommenders.ranker import Ranker
 from models.segments import RuleSet
 from models.segments.dependencies import FIRST_SEEN, PRUNED, SESSIONS, SOON
 from models.segments.rule_set import DUE
@@ -63,20 +64,6 @@ from models.state.store import ProfileStore
 from schemas.decode import Rejection, decode_event
 from schemas.events import AddToCart, Erase, EventBase, Feedback, PageView, ProductView, Purchase, Search
 from schemas.outputs import DeadLetter, Decision, SegmentChange, SourcePosition
-
-
-class EngineState(msgspec.Struct, kw_only=True):
-    """The checkpointed, non-profile state of one partition engine."""
-
-    watermark: float | None
-    popularity: PopularityState
-    segmenter: SegmenterState | None = None
-    trending: PopularityState | None = None
-    steady: PopularityState | None = None
-    covisit: CoVisitationState | None = None
-    ranker: RankerState | None = None
-    offers: OfferState | None = None
-
 
 _DUE_PRUNED = (*DUE, PRUNED)
 

@@ -12,7 +12,8 @@ restored engine makes the same decisions as one that never stopped.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from functools import partial
 
 from models.policies.context import DecisionContext, PolicyAnswer
 from models.profiles.profile import Profile, RecCache
@@ -21,6 +22,12 @@ from models.recommenders.reasons import text
 from schemas.outputs import Recommendation
 
 _SOURCES_PERSONAL = ("covisit", "rebuy")
+
+
+def _segment_name(names: Mapping[str, str], segment: str) -> str:
+    """A segment's name for reasons (its id when unnamed). A function, not a lambda: mypyc
+    can't compile a closure in a method of a non-native class (setup.py)."""
+    return names.get(segment, segment)
 
 
 class HybridPolicy:
@@ -52,7 +59,7 @@ class HybridPolicy:
         )
         if not fresh:
             rows = self.recommender.recommend_rows(
-                p, ctx.segments, ctx.now, self.k, lambda s: ctx.segment_names.get(s, s),
+                p, ctx.segments, ctx.now, self.k, partial(_segment_name, ctx.segment_names),
                 personal=personal, excluded_categories=self.excluded_categories,
                 catalogue=self.catalogue,
             )

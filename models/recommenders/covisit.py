@@ -16,14 +16,8 @@ neighbour list at any later time needs no rewrite. Memory is bounded: at most
 
 from __future__ import annotations
 
-import msgspec
-
 from models.recommenders.decay import forward_gain
-
-
-class CoVisitationState(msgspec.Struct, kw_only=True):
-    anchor: float | None
-    neighbors: dict[str, dict[str, float]]
+from models.recommenders.state import CoVisitationState
 
 
 class CoVisitation:

@@ -201,15 +201,6 @@ class HybridRecommender:
         #: The feature dicts of items with ``taste`` or ``rebuy_rate`` (``propensity``).
         calibrated_x: list[dict[str, float]] = []
 
-        def add(item: str, feat: str, value: float, reason: str, source: str) -> None:
-            entry = get(item)
-            if entry is None:
-                cands[item] = ({feat: value}, reason, source)
-            else:
-                x = entry[0]
-                if value > x.get(feat, 0.0):
-                    x[feat] = value
-
         recent: list[str] = []
         bought: list[str] = []
         mix: dict[str, float] = {}
@@ -301,14 +292,13 @@ class HybridRecommender:
                     if item not in best:
                         best[item] = seg
             lead = max(scores.values(), default=0.0) or 1.0
-            for item in sorted(scores, key=lambda i: (-scores[i], i)):
-                add(item, "segment", scores[item] / lead,
-                    code(LIKE_YOU, name_of(best[item])), "segment")
+            for neg, item in sorted((-score, item) for item, score in scores.items()):
+                _add(cands, item, "segment", -neg / lead, code(LIKE_YOU, name_of(best[item])), "segment")
         else:
             for seg in segments:
                 for rank, (item, _, _) in enumerate(self.popularity.top(seg, n)):
-                    add(item, "segment", 1.0 / (1.0 + 0.2 * rank),
-                        code(IN_SEGMENT, name_of(seg)), "segment")
+                    _add(cands, item, "segment", 1.0 / (1.0 + 0.2 * rank), code(IN_SEGMENT, name_of(seg)),
+                         "segment")
         _add_leaders(cands, self.trending, n, "trend", code(TRENDING))
         _add_leaders(cands, self.popularity, n, "global", code(GLOBAL_TOP))
         if self.steady is not None:
@@ -438,13 +428,18 @@ def _add_leaders(cands: Candidates, pop: SegmentPopularity, n: int, feat: str, r
         return
     scores, total = pop.shares(GLOBAL)
     lead = scores[top[0]] / total or 1.0
-    get = cands.get
     for item in top:
-        value = scores[item] / total / lead
-        entry = get(item)
-        if entry is None:
-            cands[item] = ({feat: value}, reason, feat)
-        else:
-            x = entry[0]
-            if value > x.get(feat, 0.0):
-                x[feat] = value
+        _add(cands, item, feat, scores[item] / total / lead, reason, feat)
+
+
+def _add(cands: Candidates, item: str, feat: str, value: float, reason: str, source: str) -> None:
+    """``item`` as a candidate with feature ``feat`` = ``value`` (the larger value when it
+    is one already; its first reason and source are kept). A function, not a closure in
+    :meth:`HybridRecommender.candidates`: mypyc can't compile that (setup.py)."""
+    entry = cands.get(item)
+    if entry is None:
+        cands[item] = ({feat: value}, reason, source)
+    else:
+        x = entry[0]
+        if value > x.get(feat, 0.0):
+            x[feat] = value

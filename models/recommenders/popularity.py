@@ -25,31 +25,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Container, Sequence
 
-import msgspec
-
 from models.recommenders.decay import forward_gain
+from models.recommenders.state import PopularityState
 
 #: Pseudo-segment holding global popularity (every interaction counts there too).
 GLOBAL = "*"
-
-
-class PopularityState(msgspec.Struct, kw_only=True):
-    """Serializable learned state of :class:`SegmentPopularity` (msgpack, no pickle)."""
-
-    anchor: float | None
-    scores: dict[str, dict[str, float]]
-    totals: dict[str, float]
-    category: dict[str, str | None]
-    #: Per segment, its best items in rank order (exact when ``exact``).
-    top: dict[str, list[str]]
-    #: Written by releases before the exact top lists (lagging order); ignored now.
-    floor: dict[str, float] = {}
-    stale: dict[str, int] = {}
-    #: False for state written before the top lists were exact: rebuilt on load.
-    exact: bool = False
-    #: Per segment, the decayed score of each category (absent in older state: rebuilt
-    #: from the item scores on load).
-    category_totals: dict[str, dict[str, float]] = {}
 
 
 class SegmentPopularity:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import msgspec
 from river import linear_model, optim, utils
+
+from models.recommenders.state import RankerState
 
 #: Feature names, in a fixed order.
 FEATURES: tuple[str, ...] = (
@@ -40,12 +41,6 @@ PRIOR: dict[str, float] = {
 }
 PRIOR_INTERCEPT = -5.0
 _KNOWN = frozenset(FEATURES)
-
-
-class RankerState(msgspec.Struct, kw_only=True):
-    weights: dict[str, float]
-    intercept: float
-    updates: int
 
 
 class Ranker:
