@@ -127,4 +127,5 @@ def render(results: dict[str, Any], console: Console | None = None) -> None:
                        "ok" if r["ownership_ok"] else "; ".join(r["ownership_problems"]))
         console.print(st)
     console.print(f"machine: {results.get('machine', {}).get('cpus', '?')} CPUs; "
+                  f"core: {results.get('machine', {}).get('core', '?')}; "
                   f"bench took {_fmt(results.get('duration_s'))} s")

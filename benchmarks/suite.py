@@ -28,6 +28,7 @@ from benchmarks.restore import bench_restore, latest_profiles
 from benchmarks.scaling import bench_scaling
 from benchmarks.worker import ALL_FEATURES, bench_latency, bench_worker
 from benchmarks.workload import WorkerTopics, create_topics, fill_topic, make_workload, unique
+from models.compiled import describe_build
 from models.config import EngineConfig
 from streams.broker import EmbeddedBroker
 from streams.settings import Settings
@@ -63,7 +64,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
         "version": 1,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+                    "platform": platform.platform(), "core": describe_build()},
         "options": {k: (sorted(v) if isinstance(v, frozenset) else v) for k, v in asdict(opts).items()},
         "workload": {"events": opts.events, "users": opts.users, "seed": opts.seed,
                      "partitions": opts.partitions},

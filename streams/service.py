@@ -10,6 +10,7 @@ from typing import Any
 
 import mode
 
+from models.compiled import describe_build
 from models.segments import DEFAULT_RULES_PATH, RuleSet, load_rules
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.settings import ConfigError, Settings
@@ -76,7 +77,8 @@ class DataPlaneService(mode.Service):
         self._thread = threading.Thread(target=self._run, name="data-plane", daemon=True)
         self._thread.start()
         DataPlaneService.running = self
-        log.info("data plane started on %s", ",".join(self.settings.input_topics))
+        log.info("data plane started on %s (core: %s)", ",".join(self.settings.input_topics),
+                 describe_build())
 
     def _run(self) -> None:
         assert self.plane is not None

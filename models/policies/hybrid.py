@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from functools import partial
 
+from mypy_extensions import mypyc_attr
+
 from models.policies.context import DecisionContext, PolicyAnswer
 from models.profiles.profile import Profile, RecCache
 from models.recommenders.hybrid import HybridRecommender
@@ -30,6 +32,8 @@ def _segment_name(names: Mapping[str, str], segment: str) -> str:
     return names.get(segment, segment)
 
 
+# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
+@mypyc_attr(native_class=False)
 class HybridPolicy:
     name = "hybrid-ranker/1"
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from models.policies.context import DecisionContext, PolicyAnswer
 from models.recommenders.popularity import GLOBAL, SegmentPopularity
 from schemas.outputs import DecisionKind, Recommendation
 
 
+# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
+@mypyc_attr(native_class=False)
 class SegmentPopularityPolicy:
     """Fill ``k`` slots from the user's segments in rule-file order, then global popularity.
 

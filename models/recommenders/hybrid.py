@@ -44,6 +44,8 @@ import math
 from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from models.profiles.profile import Profile
 from models.recommenders.covisit import CoVisitation
 from models.recommenders.mixture import TasteMixture, normalized_posterior
@@ -106,6 +108,8 @@ class Ranked(NamedTuple):
 Candidates = dict[str, tuple[dict[str, float], str, str]]
 
 
+# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
+@mypyc_attr(native_class=False)
 class HybridRecommender:
     def __init__(
         self,

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
 
+from mypy_extensions import mypyc_attr
+
 from models.behaviour.segmenter import SEGMENT_PREFIX
 from models.recommenders.popularity import SegmentPopularity
 
@@ -58,6 +60,8 @@ def normalized_posterior(segments: Sequence[str], log_scores: Sequence[float]) -
     return post
 
 
+# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
+@mypyc_attr(native_class=False)
 class TasteMixture:
     def __init__(
         self,

@@ -33,6 +33,7 @@ from typing import IO, Any
 
 import msgspec
 
+from models.compiled import describe_build
 from models.config import EngineConfig
 from models.engine import BatchOutput, Engine, InputRecord
 from models.evaluation import PrequentialEvaluator, choose_bucket, predict_before
@@ -294,7 +295,7 @@ def _replay(
         "staging_cpu_seconds": round(staged_s, 3),
         "events_per_cpu_second": round(staged.count / cpu) if cpu > 0 else None,
         "inputs": inputs or [], "argv": sys.argv, "python": platform.python_version(),
-        "pid": os.getpid(), "summary": msgspec.to_builtins(summary),
+        "core": describe_build(), "pid": os.getpid(), "summary": msgspec.to_builtins(summary),
     }
     (out_dir / "run.json").write_bytes(msgspec.json.format(msgspec.json.encode(run), indent=2) + b"\n")
     return summary
