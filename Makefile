@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 ## test: the whole suite (unit, doctests, integration on an embedded broker) + lint
 test: $(STAMP) $(BIN)/promtool
-	$(BIN)/ruff check schemas models streams tests benchmarks
+	$(BIN)/ruff check schemas models streams tests benchmarks setup.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -34,7 +34,7 @@ integration: $(STAMP)
 	$(BIN)/pytest -q -m integration
 
 lint: $(STAMP)
-	$(BIN)/ruff check schemas models streams tests benchmarks
+	$(BIN)/ruff check schemas models streams tests benchmarks setup.py
 	$(BIN)/mypy
 
 ## schemas: regenerate schemas/json from the msgspec structs
@@ -44,7 +44,7 @@ schemas: $(STAMP)
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: bench bench-compare bench-venv
+.PHONY: bench bench-compare bench-venv bench-compiled bench-compare-compiled
 
 # Quix Streams (the bench peer) pins confluent-kafka<2.13, older than the project's: it gets
 # its own venv, so the project's packages are never downgraded.
@@ -61,3 +61,23 @@ bench: $(STAMP) var/bench-venv/.installed
 ## bench-compare: a new bench run's ratios against benchmarks/baseline.json (ratios only)
 bench-compare: bench
 	$(BIN)/python -m benchmarks.compare var/bench/latest.json benchmarks/baseline.json
+
+# The compiled core (what the Dockerfile ships): the wheel built with PERSONALIZER_COMPILE=1
+# (setup.py: mypyc, gcc), installed into var/compiled; only its models/ (the compiled part)
+# is kept there, ahead of the work tree on sys.path (streams/ and benchmarks/ from the tree).
+var/compiled/.installed: pyproject.toml setup.py $(shell find models -name '*.py') | $(STAMP)
+	rm -rf var/compiled var/compiled-wheel
+	PERSONALIZER_COMPILE=1 $(BIN)/pip wheel --quiet --no-deps -w var/compiled-wheel .
+	$(BIN)/pip install --quiet --no-deps --target var/compiled var/compiled-wheel/personalizer-*.whl
+	rm -rf build var/compiled/streams var/compiled/schemas var/compiled/bin
+	touch $@
+
+## bench-compiled: the same bench with the compiled core (var/bench/compiled.json)
+bench-compiled: var/compiled/.installed var/bench-venv/.installed
+	mkdir -p var/bench
+	cd var/compiled && PYTHONPATH=$(CURDIR)/var/compiled:$(CURDIR) $(CURDIR)/$(BIN)/python \
+	  -m streams.commands.bench --json $(CURDIR)/var/bench/compiled.json
+
+## bench-compare-compiled: the compiled bench's ratios against benchmarks/baseline-compiled.json
+bench-compare-compiled: bench-compiled
+	$(BIN)/python -m benchmarks.compare var/bench/compiled.json benchmarks/baseline-compiled.json
