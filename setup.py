@@ -22,8 +22,9 @@ from setuptools import setup
 #: can't read: the checkpointed states live in ``*/state.py``); a class that is pickled
 #: either has an ``__init__`` callable without arguments (mypyc calls it, then restores the
 #: attributes) or is marked ``@mypyc_attr(native_class=False)`` (a plain class with
-#: compiled methods; ``serializable=True`` left ``__init__`` uncalled in mypyc 2.4); no
-#: closure in a method of such a class (mypyc 2.4 fails on it). models/segments/rule_set.py
+#: compiled methods; ``serializable=True`` left ``__init__`` uncalled in mypyc 2.4); the
+#: engine is not pickled (its state is exported with msgpack) and is native; no closure
+#: in a method of a ``native_class=False`` class (mypyc 2.4 fails on it). models/segments/rule_set.py
 #: stays out: its frozen dataclass is pickled.
 COMPILED = [
     "models/engine/engine.py",

@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import msgspec
-from mypy_extensions import mypyc_attr
 
 from models.behaviour import BehaviouralSegmenter, Move, fold_interaction
 from models.config import EngineConfig
@@ -100,8 +99,6 @@ class _WriteBack:
             out.state_updates.update(self.dirty)
 
 
-# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
-@mypyc_attr(native_class=False)
 class Engine:
     """Core of one partition.
 
