@@ -19,13 +19,11 @@ from setuptools import setup
 #: The modules of the per-event path (engine, profiles, rules, policies, recommenders,
 #: behavioural segments): a quarter to a third less CPU per event compiled. Rules for a module
 #: here: no msgspec Struct in it (mypyc turns its annotations into classes that msgspec
-#: can't read: the checkpointed states live in ``*/state.py``); a class that is pickled
-#: either has an ``__init__`` callable without arguments (mypyc calls it, then restores the
-#: attributes) or is marked ``@mypyc_attr(native_class=False)`` (a plain class with
-#: compiled methods; ``serializable=True`` left ``__init__`` uncalled in mypyc 2.4); the
-#: engine is not pickled (its state is exported with msgpack) and is native; no closure
-#: in a method of a ``native_class=False`` class (mypyc 2.4 fails on it). models/segments/rule_set.py
-#: stays out: its frozen dataclass is pickled.
+#: can't read: the checkpointed states live in ``*/state.py``); a class that is pickled has
+#: an ``__init__`` callable without arguments (mypyc unpickles by calling it, then sets the
+#: attributes; ``@mypyc_attr(serializable=True)`` left ``__init__`` uncalled on plain
+#: construction in mypyc 2.4, and ``native_class=False`` costs the attribute speed).
+#: models/segments/rule_set.py stays out: its frozen dataclass is pickled.
 COMPILED = [
     "models/engine/engine.py",
     "models/engine/ids.py",

@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from functools import partial
 
-from mypy_extensions import mypyc_attr
-
 from models.policies.context import DecisionContext, PolicyAnswer
 from models.profiles.profile import Profile, RecCache
 from models.recommenders.hybrid import HybridRecommender
@@ -27,21 +25,19 @@ _SOURCES_PERSONAL = ("covisit", "rebuy")
 
 
 def _segment_name(names: Mapping[str, str], segment: str) -> str:
-    """A segment's name for reasons (its id when unnamed). A function, not a lambda: mypyc
-    can't compile a closure in a method of a non-native class (setup.py)."""
+    """A segment's name for reasons (its id when unnamed)."""
     return names.get(segment, segment)
 
 
-# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
-@mypyc_attr(native_class=False)
 class HybridPolicy:
     name = "hybrid-ranker/1"
 
     def __init__(
-        self, recommender: HybridRecommender, k: int = 10, refresh_every: int = 3,
+        self, recommender: HybridRecommender | None = None, k: int = 10, refresh_every: int = 3,
         max_age_s: float = 3600.0, excluded_categories: Collection[str] = (),
     ) -> None:
-        self.recommender = recommender
+        #: None: a new, empty one (every argument has a default: a compiled class unpickles so).
+        self.recommender = recommender if recommender is not None else HybridRecommender()
         self.k = k
         self.refresh_every = refresh_every
         self.max_age_s = max_age_s

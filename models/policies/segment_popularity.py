@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from mypy_extensions import mypyc_attr
-
 from models.policies.context import DecisionContext, PolicyAnswer
 from models.recommenders.popularity import GLOBAL, SegmentPopularity
 from schemas.outputs import DecisionKind, Recommendation
 
 
-# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
-@mypyc_attr(native_class=False)
 class SegmentPopularityPolicy:
     """Fill ``k`` slots from the user's segments in rule-file order, then global popularity.
 
@@ -20,8 +16,9 @@ class SegmentPopularityPolicy:
 
     name = "segment-popularity/1"
 
-    def __init__(self, popularity: SegmentPopularity, k: int = 10) -> None:
-        self.popularity = popularity
+    def __init__(self, popularity: SegmentPopularity | None = None, k: int = 10) -> None:
+        #: None: a new, empty one (every argument has a default: a compiled class unpickles so).
+        self.popularity = popularity if popularity is not None else SegmentPopularity()
         self.k = k
         self._reasons: dict[str, str] = {}
 

@@ -44,8 +44,6 @@ import math
 from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
-from mypy_extensions import mypyc_attr
-
 from models.profiles.profile import Profile
 from models.recommenders.covisit import CoVisitation
 from models.recommenders.mixture import TasteMixture, normalized_posterior
@@ -108,15 +106,13 @@ class Ranked(NamedTuple):
 Candidates = dict[str, tuple[dict[str, float], str, str]]
 
 
-# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
-@mypyc_attr(native_class=False)
 class HybridRecommender:
     def __init__(
         self,
-        popularity: SegmentPopularity,
-        trending: SegmentPopularity,
-        covisit: CoVisitation,
-        ranker: Ranker,
+        popularity: SegmentPopularity | None = None,
+        trending: SegmentPopularity | None = None,
+        covisit: CoVisitation | None = None,
+        ranker: Ranker | None = None,
         *,
         per_source: int = 20,
         recent_items: int = 5,
@@ -132,12 +128,14 @@ class HybridRecommender:
         segment_candidates: int | None = SEGMENT_CANDIDATES,
         segment_depth: int | None = SEGMENT_CANDIDATES,
     ) -> None:
+        # None: a new, empty model (every argument has a default: a compiled class unpickles so)
+        popularity = popularity if popularity is not None else SegmentPopularity()
         self.popularity = popularity
-        self.trending = trending
+        self.trending = trending if trending is not None else SegmentPopularity()
         #: Long-window (30-day) global popularity; None: no such source.
         self.steady = steady
-        self.covisit = covisit
-        self.ranker = ranker
+        self.covisit = covisit if covisit is not None else CoVisitation()
+        self.ranker = ranker if ranker is not None else Ranker()
         self.per_source = per_source
         self.recent_items = recent_items
         self.rebuy_after_days = rebuy_after_days
@@ -438,8 +436,7 @@ def _add_leaders(cands: Candidates, pop: SegmentPopularity, n: int, feat: str, r
 
 def _add(cands: Candidates, item: str, feat: str, value: float, reason: str, source: str) -> None:
     """``item`` as a candidate with feature ``feat`` = ``value`` (the larger value when it
-    is one already; its first reason and source are kept). A function, not a closure in
-    :meth:`HybridRecommender.candidates`: mypyc can't compile that (setup.py)."""
+    is one already; its first reason and source are kept)."""
     entry = cands.get(item)
     if entry is None:
         cands[item] = ({feat: value}, reason, source)

@@ -37,8 +37,6 @@ from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
 
-from mypy_extensions import mypyc_attr
-
 from models.behaviour.segmenter import SEGMENT_PREFIX
 from models.recommenders.popularity import SegmentPopularity
 
@@ -60,12 +58,10 @@ def normalized_posterior(segments: Sequence[str], log_scores: Sequence[float]) -
     return post
 
 
-# pickled, and its __init__ takes arguments: a plain class when compiled (setup.py)
-@mypyc_attr(native_class=False)
 class TasteMixture:
     def __init__(
         self,
-        popularity: SegmentPopularity,
+        popularity: SegmentPopularity | None = None,
         *,
         decay: float = 0.9,
         category_evidence: float = 5.0,
@@ -74,7 +70,8 @@ class TasteMixture:
         item_smoothing: float = 0.002,
         min_posterior: float = MIN_POSTERIOR,
     ) -> None:
-        self.popularity = popularity
+        #: None: a new, empty one (every argument has a default: a compiled class unpickles so).
+        self.popularity = popularity if popularity is not None else SegmentPopularity()
         self.decay = decay
         self.category_evidence = category_evidence
         self.item_evidence = item_evidence
