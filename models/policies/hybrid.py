@@ -12,8 +12,7 @@ restored engine makes the same decisions as one that never stopped.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from functools import partial
+from collections.abc import Collection
 
 from models.policies.context import DecisionContext, PolicyAnswer
 from models.profiles.profile import Profile, RecCache
@@ -22,11 +21,6 @@ from models.recommenders.reasons import text
 from schemas.outputs import Recommendation
 
 _SOURCES_PERSONAL = ("covisit", "rebuy")
-
-
-def _segment_name(names: Mapping[str, str], segment: str) -> str:
-    """A segment's name for reasons (its id when unnamed)."""
-    return names.get(segment, segment)
 
 
 class HybridPolicy:
@@ -59,7 +53,7 @@ class HybridPolicy:
         )
         if not fresh:
             rows = self.recommender.recommend_rows(
-                p, ctx.segments, ctx.now, self.k, partial(_segment_name, ctx.segment_names),
+                p, ctx.segments, ctx.now, self.k, lambda s: ctx.segment_names.get(s, s),
                 personal=personal, excluded_categories=self.excluded_categories,
                 catalogue=self.catalogue,
             )

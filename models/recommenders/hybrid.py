@@ -294,8 +294,9 @@ class HybridRecommender:
                     if item not in best:
                         best[item] = seg
             lead = max(scores.values(), default=0.0) or 1.0
-            for neg, item in sorted((-score, item) for item, score in scores.items()):
-                _add(cands, item, "segment", -neg / lead, code(LIKE_YOU, name_of(best[item])), "segment")
+            for item in sorted(scores, key=lambda i: (-scores[i], i)):
+                _add(cands, item, "segment", scores[item] / lead, code(LIKE_YOU, name_of(best[item])),
+                     "segment")
         else:
             for seg in segments:
                 for rank, (item, _, _) in enumerate(self.popularity.top(seg, n)):
