@@ -134,6 +134,17 @@ def generate(rules: Sequence[tuple[str, Node]]) -> GeneratedRules:
     return GeneratedRules(namespace["evaluate"], source)
 
 
+def _const_key(value: object) -> tuple[type, object]:
+    """What two constants must share to share a name: type and value, and for a tuple or
+    frozenset its members' types too (``(1, None) == (True, None)``, but the rule language
+    keeps booleans apart from numbers: ``in [1, null]`` is not ``in [true, null]``)."""
+    if isinstance(value, tuple):
+        return (tuple, tuple(_const_key(v) for v in value))
+    if isinstance(value, frozenset):
+        return (frozenset, frozenset(_const_key(v) for v in value))
+    return (type(value), value)
+
+
 class _Generator:
     def __init__(self) -> None:
         self.slots: dict[tuple[object, ...], int] = {}
@@ -141,9 +152,10 @@ class _Generator:
         self._const_names: dict[tuple[type, object], str] = {}
 
     def const(self, value: object) -> str:
-        """A name bound to ``value`` in the function's namespace."""
+        """A name bound to ``value`` in the function's namespace (equal values of the same
+        types, member by member, share one)."""
         try:
-            key: tuple[type, object] = (type(value), value)
+            key: tuple[type, object] = _const_key(value)
             hash(key)
         except TypeError:
             key = (type(value), id(value))

@@ -8,6 +8,7 @@ for a full evaluation and for an incremental one (only some rules re-evaluated).
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,6 +40,20 @@ def test_generated_rules_agree_with_the_closures(fake, data, rules):
     dirty = frozenset(data.draw(st.sets(st.integers(0, len(pairs) - 1))))
     old = data.draw(st.lists(st.sampled_from([sid for sid, _ in pairs]), unique=True))
     assert generated.evaluate(view, dirty, old) == _reference(pairs, view, dirty, old)
+
+
+@pytest.mark.parametrize("rules", [
+    # found by the property above: (1, None) == (True, None), so the two lists were one constant
+    ["traits.extra.x not in [1, null]",
+     "traits.extra.x not in [true, null] or count(add_to_cart, 60d) in [2, 60]"],
+    ["traits.extra.x in [true, null]", "traits.extra.x in [1, null]"],
+    ["traits.extra.x in [1, 2]", "traits.extra.x in [1.0, 2]", "traits.extra.x in [true, 2]"],
+])
+@pytest.mark.parametrize("x", [True, 1, 1.0, None, False])
+def test_lists_equal_in_python_but_not_in_the_rule_language_stay_apart(fake, rules, x):
+    pairs = [(f"r{i}", parse_expression(text)) for i, text in enumerate(rules)]
+    view = fake.View(1728043200.0, (), {"traits.extra.x": x}, {})
+    assert generate(pairs).evaluate(view, None, ()) == _reference(pairs, view)
 
 
 def test_the_shipped_segments_agree_on_random_profiles(fake):
