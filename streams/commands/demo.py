@@ -165,6 +165,9 @@ def demo_command(duration: float | None, users: int, events: int, rate: float, w
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
             env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            # as the broker: a terminal's Ctrl-C reaches the demo only, which stops the worker
+            # by pid (otherwise the worker could exit first and the demo report it as a failure)
+            start_new_session=True,
         )
         log_file.close()
         console.print(f"[bold]worker[/] pid {worker.pid}, log {workdir / 'worker.log'}")
