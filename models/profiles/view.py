@@ -66,6 +66,16 @@ class ProfileAt:
     def bucket_days(self) -> Iterable[int]:
         return self.profile.days.keys()
 
+    def day_has(self, day: int, event_types: tuple[str, ...]) -> bool:
+        bucket = self.profile.days.get(day)
+        if bucket is None:
+            return False
+        # every event counts its type in its day's bucket; a loop, not any(): no generator
+        for event_type in event_types:  # noqa: SIM110
+            if event_type in bucket:
+                return True
+        return False
+
     def field(self, path: str) -> Scalar:
         p = self.profile
         if path.startswith("traits."):

@@ -3,7 +3,10 @@
 Three things move with time alone:
 
 * windows: an event on UTC day ``d`` leaves an ``N``-day window at ``(d + N) * 86400``
-  (and a bucket dated after ``now`` enters at ``d * 86400``);
+  (and a bucket dated after ``now`` enters at ``d * 86400``). Only a day holding an event
+  of a type that some ``N``-day call reads (``count(purchase, 60d)`` reads purchases,
+  ``revenue(365d)`` purchases and returns) is scheduled: a day of page views leaving a
+  60-day window of purchases changes nothing;
 * ``days_since(t)`` compared with a constant ``c`` (in ``== != < <= > >=``, ``between``
   or ``in``): it crosses ``c`` at ``last_time(t) + c * 86400``; one second is added so a
   strict ``>`` has flipped;
@@ -15,8 +18,8 @@ thresholds and ``days_since`` compared with a non-constant.
 >>> from models.segments.parser import parse_expression
 >>> rule = parse_expression("count(purchase, 60d) >= 1 and days_since(purchase) > 30")
 >>> timers = collect_timers([rule])
->>> timers.windows, timers.since
-((60,), (('purchase', (30,)),))
+>>> timers.windows, timers.window_types, timers.since
+((60,), (('purchase',),), (('purchase', (30,)),))
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class Timers:
     windows: tuple[int, ...]
     since: tuple[tuple[str, tuple[int | float, ...]], ...]
     first_seen: tuple[int | float, ...]
+    #: per window, in the same order: the event types its calls read (sorted)
+    window_types: tuple[tuple[str, ...], ...]
 
     def next_due(self, view: ProfileView) -> float | None:
         """Earliest time after ``view.now`` at which some rule may change with no event."""
@@ -65,13 +70,25 @@ class Timers:
                 if ahead < len(days):
                     best = days[ahead] * DAY_SECONDS
                 oldest = days[0]
-                for n in self.windows:
+                for n, types in zip(self.windows, self.window_types, strict=True):
+                    # the window's oldest day (up to today) with an event it reads leaves
+                    # first; days after today enter before they leave (``best`` above)
                     start = today + 1 - n
+                    latest = -math.inf
+                    for event_type in types:
+                        last = view.last_time(event_type)
+                        if last is not None and last > latest:
+                            latest = last
+                    if latest < start * DAY_SECONDS:
+                        continue  # none in the window (the common case for purchases)
                     i = 0 if start <= oldest else bisect_left(days, start)
-                    if i < len(days):
-                        due = (days[i] + n) * DAY_SECONDS
-                        if due < best:
-                            best = due
+                    while i < ahead:
+                        if view.day_has(days[i], types):
+                            due = (days[i] + n) * DAY_SECONDS
+                            if due < best:
+                                best = due
+                            break
+                        i += 1
         for event_type, constants in self.since:
             last = view.last_time(event_type)
             if last is None:
@@ -91,18 +108,18 @@ class Timers:
 
     def firing(self, view: ProfileView, due: float) -> list[str]:
         """Keys of the timers that fire at ``due`` (a time :meth:`next_due` returned for
-        this profile): :func:`window_key` of each window a bucket leaves (every window when
-        a bucket enters), :func:`since_key` of each ``days_since`` crossing. Clocks on
-        ``days_since_first_seen`` are not keyed (their rules are re-evaluated at every due
-        time). Both sides are computed by the same float operations as :meth:`next_due`,
-        so equality is exact."""
+        this profile): :func:`window_key` of each window that a day with an event it reads
+        leaves (every window when a bucket enters), :func:`since_key` of each
+        ``days_since`` crossing. Clocks on ``days_since_first_seen`` are not keyed (their
+        rules are re-evaluated at every due time). Both sides are computed by the same
+        float operations as :meth:`next_due`, so equality is exact."""
         keys: list[str] = []
         if self.windows and due % DAY_SECONDS == 0.0:
             day = int(due // DAY_SECONDS)
             days = set(view.bucket_days())
             entering = day in days
-            for n in self.windows:
-                if entering or day - n in days:
+            for n, types in zip(self.windows, self.window_types, strict=True):
+                if entering or (day - n in days and view.day_has(day - n, types)):
                     keys.append(window_key(n))
         for event_type, constants in self.since:
             last = view.last_time(event_type)
@@ -112,6 +129,14 @@ class Timers:
                         keys.append(since_key(event_type))
                         break
         return keys
+
+
+def window_reads(call: Call) -> tuple[str, ...]:
+    """Event types whose day buckets a windowed ``call`` sums: its own, or purchases and
+    returns for ``revenue`` (every event counts its type in its day's bucket)."""
+    if call.func == "revenue":
+        return ("purchase", "return")
+    return (call.event_type,) if call.event_type else ()
 
 
 def _numbers(nodes: Iterable[Node]) -> list[int | float]:
@@ -144,12 +169,12 @@ def compared_pairs(node: Node) -> list[tuple[Node, list[Node]]]:
 
 def collect_timers(conditions: Iterable[Node]) -> Timers:
     """Collect windows and clock thresholds used anywhere in ``conditions``."""
-    windows: set[int] = set()
+    windows: dict[int, set[str]] = {}
     found: dict[tuple[str, str], set[int | float]] = {}
     for root in conditions:
         for node in walk(root):
             if isinstance(node, Call) and node.window is not None:
-                windows.add(node.window)
+                windows.setdefault(node.window, set()).update(window_reads(node))
             for subject, others in compared_pairs(node):
                 clock = _clock(subject)
                 constants = _numbers(others)
@@ -159,4 +184,5 @@ def collect_timers(conditions: Iterable[Node]) -> Timers:
         (etype, tuple(sorted(found[(kind, etype)]))) for kind, etype in sorted(found) if kind == "since"
     )
     first_seen = tuple(sorted(found.get(("first_seen", ""), ())))
-    return Timers(tuple(sorted(windows)), since, first_seen)
+    order = tuple(sorted(windows))
+    return Timers(order, since, first_seen, tuple(tuple(sorted(windows[n])) for n in order))

@@ -53,3 +53,8 @@ class ProfileView(Protocol):
     def bucket_days(self) -> Iterable[int]:
         """Day indices ``floor(ts / 86400)`` (UTC) holding windowed activity."""
         ...
+
+    def day_has(self, day: int, event_types: tuple[str, ...]) -> bool:
+        """True when day ``day`` (a :meth:`bucket_days` index) holds an event of one of
+        ``event_types``."""
+        ...

@@ -71,6 +71,9 @@ class FakeView:
     def bucket_days(self) -> Iterable[int]:
         return sorted({math.floor(e.ts / DAY) for e in self.events})
 
+    def day_has(self, day: int, event_types: tuple[str, ...]) -> bool:
+        return any(math.floor(e.ts / DAY) == day and e.type in event_types for e in self.events)
+
     def at(self, now: float) -> FakeView:
         """The same profile seen at another time."""
         return replace(self, now=now)

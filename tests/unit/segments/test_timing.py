@@ -6,6 +6,9 @@ from __future__ import annotations
 import math
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models.segments import DEFAULT_RULES_PATH, load_rules, parse_rules
 
@@ -128,3 +131,45 @@ def test_membership_is_constant_until_next_due_for_the_default_rules(fake):
     assert changes >= 5
     assert "lapsed" in seen[-1] and "rfm_hibernating" in seen[-1]
     assert "recent_buyer" in seen[0] and "recent_buyer" not in seen[-1]
+
+
+# -- no change between due times, for random time-dependent rules and activity -----------
+TYPES = ["purchase", "page_view", "add_to_cart", "email_open", "return"]
+_reads = st.one_of(
+    st.builds("count({}, {}d)".format, st.sampled_from(TYPES), st.sampled_from([1, 7, 30, 60])),
+    st.builds('category_count({}, "outdoor", {}d)'.format, st.sampled_from(TYPES),
+              st.sampled_from([7, 30])),
+    st.builds("revenue({}d)".format, st.sampled_from([7, 30])),
+    st.builds("days_since({})".format, st.sampled_from(TYPES)),
+)
+_atoms = st.builds("{} {} {}".format, _reads, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]),
+                   st.sampled_from(["0", "1", "2", "5", "20", "45"]))
+_rules = st.lists(st.recursive(_atoms, lambda inner: st.one_of(
+    st.builds("{} and {}".format, inner, inner), st.builds("{} or {}".format, inner, inner),
+    st.builds("not ({})".format, inner)), max_leaves=4), min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conditions=_rules, data=st.data())
+def test_no_rule_changes_between_due_times(fake, conditions, data):
+    """Walk random rules through time with no new event: membership at random instants
+    before each due time equals membership at the previous one (a missed due time, e.g.
+    a window that a day of another event type leaves, or a skipped relevant day, fails)."""
+    rules = parse_rules(yaml.safe_dump({"segments": [
+        {"id": f"r{i}", "when": when} for i, when in enumerate(conditions)]}))
+    events = tuple(data.draw(st.lists(st.builds(
+        fake.Ev, st.sampled_from(TYPES), st.floats(fake.T0 - 70 * fake.DAY, fake.T0),
+        st.sampled_from([None, "outdoor"]), st.floats(0, 300)), min_size=1, max_size=12)))
+    view = fake.View(fake.T0, events)
+    for _ in range(200):
+        due = rules.next_due(view)
+        before = rules.members(view)
+        end = due if due is not None else view.now + 200 * fake.DAY
+        more = data.draw(st.lists(st.floats(0.0, 1.0, exclude_max=True), max_size=3))
+        for frac in (0.0, 0.5, 0.999, *more):
+            probe = view.now + (end - view.now) * frac
+            assert rules.members(view.at(probe)) == before, (probe, due)
+        if due is None:
+            return
+        view = view.at(due)
+    pytest.fail("next_due never settled")
