@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from models.profiles.profile import REVENUE_KEY, Profile, category_key
@@ -62,6 +63,13 @@ class ProfileAt:
         if entry is None:
             return 0.0
         return decayed(entry[0], entry[1], self._now, self._hl)
+
+    def affinity_at(self, category: str, value: float) -> float | None:
+        entry = self.profile.affinity.get(category)
+        if entry is None or value <= 0.0 or entry[0] <= value:
+            return None
+        # score * 2 ** (-(t - ref) / (half_life * DAY)) == value (see decayed)
+        return entry[1] + self._hl * DAY * math.log2(entry[0] / value)
 
     def bucket_days(self) -> Iterable[int]:
         return self.profile.days.keys()

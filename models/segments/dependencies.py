@@ -2,13 +2,15 @@
 
 A rule's value at time ``now`` changes only when (a) an event changes something the rule
 reads, or (b) time alone moves it. (b) is scheduled by :mod:`models.segments.timing` (a
-window boundary, a ``days_since`` threshold, a ``days_since_first_seen`` threshold), except
-what cannot be scheduled: decaying ``affinity``, clocks compared with a non-constant, and
-``profile.events`` (every event changes it). Those rules are *volatile*: evaluated on every
-event. Every other rule depends on a set of *keys*:
+window boundary, a ``days_since`` threshold, a ``days_since_first_seen`` threshold, an
+affinity decaying through a threshold), except what cannot be scheduled: clocks and
+affinities compared with a non-constant, and ``profile.events`` (every event changes
+it). Those rules are *volatile*: evaluated on every event. Every other rule depends on
+a set of *keys*:
 
 * an event type (``count``, ``category_count`` and ``days_since`` of that type;
   ``revenue`` and ``profile.avg_order_value`` on ``purchase`` and ``return``;
+  ``affinity`` on :data:`AFFINITY_EVENT_TYPES`;
   ``traits.*`` on ``identify``; ``consent.*`` on ``consent``; ``profile.cart_items`` on the
   cart-changing types);
 * :data:`SESSIONS` when the event started a session, :data:`FIRST_SEEN` when it moved
@@ -22,7 +24,9 @@ the event touched keeps its value: re-evaluating it would give the same answer.
 >>> d = rule_dependencies(parse_expression("count(purchase, 60d) >= 1 and traits.age > 30"))
 >>> d.keys, d.volatile, d.timed, d.timers
 (('$pruned', 'identify', 'purchase'), False, True, ('$window:60',))
->>> rule_dependencies(parse_expression('affinity("fashion") >= 5')).volatile
+>>> rule_dependencies(parse_expression('affinity("fashion") >= 5')).timers
+('$affinity:fashion',)
+>>> rule_dependencies(parse_expression('affinity("fashion") >= traits.age')).volatile
 True
 >>> rule_dependencies(parse_expression("days_since(purchase) > traits.age")).volatile
 True
@@ -35,7 +39,7 @@ from dataclasses import dataclass
 from models.segments.compiler import is_number
 from models.segments.fields import DAYS_SINCE_FIRST_SEEN
 from models.segments.nodes import Call, Field, Literal, Node, walk
-from models.segments.timing import compared_pairs, since_key, window_key
+from models.segments.timing import affinity_key, compared_pairs, since_key, window_key
 
 #: Touched when an event starts a new session.
 SESSIONS = "$sessions"
@@ -47,6 +51,10 @@ PRUNED = "$pruned"
 #: time: a clock threshold may already have passed (a due time is scheduled one second
 #: after it, so that a strict comparison has flipped), so every timed rule is evaluated.
 SOON = "$soon"
+
+#: Event types that change a category's affinity: the profile's ``AFFINITY_WEIGHTS``
+#: (:mod:`models.profiles.update`; a test holds the two equal).
+AFFINITY_EVENT_TYPES: tuple[str, ...] = ("add_to_cart", "page_view", "product_view", "purchase", "search")
 
 _FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "profile.sessions": (SESSIONS,),
@@ -73,7 +81,8 @@ class Dependencies:
 
 
 def _is_clock(node: Node) -> bool:
-    return (isinstance(node, Call) and node.func == "days_since") or (
+    """Moves with time alone: ``days_since``, ``days_since_first_seen``, ``affinity``."""
+    return (isinstance(node, Call) and node.func in ("days_since", "affinity")) or (
         isinstance(node, Field) and node.path == DAYS_SINCE_FIRST_SEEN
     )
 
@@ -103,7 +112,12 @@ def rule_dependencies(root: Node) -> Dependencies:
             elif node.func == "revenue":
                 keys.update(("purchase", "return"))
             elif node.func == "affinity":
-                volatile = True
+                keys.update(AFFINITY_EVENT_TYPES)
+                timed = True
+                if id(node) not in scheduled:
+                    volatile = True
+                elif node.category:
+                    timers.add(affinity_key(node.category))
             if node.window is not None:
                 timed = True
                 keys.add(PRUNED)

@@ -12,8 +12,12 @@ Three things move with time alone:
   strict ``>`` has flipped;
 * ``profile.days_since_first_seen`` compared with a constant, likewise.
 
-Not scheduled (re-evaluated on the user's next event only): decaying ``affinity(...)``
-thresholds and ``days_since`` compared with a non-constant.
+* ``affinity(c)`` compared with a constant ``x``: with no new event it only decays, and
+  falls through ``x`` at a time :meth:`ProfileView.affinity_at` computes (one second is
+  added, as for ``days_since``).
+
+Not scheduled (re-evaluated on the user's next event only): clocks and affinities
+compared with a non-constant.
 
 >>> from models.segments.parser import parse_expression
 >>> rule = parse_expression("count(purchase, 60d) >= 1 and days_since(purchase) > 30")
@@ -43,6 +47,11 @@ def window_key(days: int) -> str:
     return f"$window:{days}"
 
 
+def affinity_key(category: str) -> str:
+    """Timer key of ``affinity(category)`` compared with constants."""
+    return f"$affinity:{category}"
+
+
 def since_key(event_type: str) -> str:
     """Timer key of ``days_since(event_type)`` compared with constants."""
     return f"$since:{event_type}"
@@ -57,6 +66,8 @@ class Timers:
     first_seen: tuple[int | float, ...]
     #: per window, in the same order: the event types its calls read (sorted)
     window_types: tuple[tuple[str, ...], ...]
+    #: (category, the constants its affinity is compared with), sorted
+    affinity: tuple[tuple[str, tuple[int | float, ...]], ...] = ()
 
     def next_due(self, view: ProfileView) -> float | None:
         """Earliest time after ``view.now`` at which some rule may change with no event."""
@@ -97,6 +108,13 @@ class Timers:
                 due = last + c * DAY_SECONDS + EPSILON_SECONDS
                 if now < due < best:
                     best = due
+        for category, thresholds in self.affinity:
+            for x in thresholds:
+                below = view.affinity_at(category, float(x))
+                if below is not None:
+                    due = below + EPSILON_SECONDS
+                    if now < due < best:
+                        best = due
         if self.first_seen:
             age = view.field(DAYS_SINCE_FIRST_SEEN)
             if isinstance(age, int | float) and not isinstance(age, bool):
@@ -110,7 +128,8 @@ class Timers:
         """Keys of the timers that fire at ``due`` (a time :meth:`next_due` returned for
         this profile): :func:`window_key` of each window that a day with an event it reads
         leaves (every window when a bucket enters), :func:`since_key` of each
-        ``days_since`` crossing. Clocks on ``days_since_first_seen`` are not keyed (their
+        ``days_since`` crossing, :func:`affinity_key` of each affinity that falls through
+        a threshold. Clocks on ``days_since_first_seen`` are not keyed (their
         rules are re-evaluated at every due time). Both sides are computed by the same
         float operations as :meth:`next_due`, so equality is exact."""
         keys: list[str] = []
@@ -128,6 +147,12 @@ class Timers:
                     if last + c * DAY_SECONDS + EPSILON_SECONDS == due:
                         keys.append(since_key(event_type))
                         break
+        for category, thresholds in self.affinity:
+            for x in thresholds:
+                below = view.affinity_at(category, float(x))
+                if below is not None and below + EPSILON_SECONDS == due:
+                    keys.append(affinity_key(category))
+                    break
         return keys
 
 
@@ -148,9 +173,12 @@ def _numbers(nodes: Iterable[Node]) -> list[int | float]:
 
 
 def _clock(node: Node) -> tuple[str, str] | None:
-    """("since", event type) or ("first_seen", "") when ``node`` grows with time."""
+    """("since", event type), ("first_seen", "") or ("affinity", category) when ``node``
+    moves with time alone (the first two grow, an affinity decays)."""
     if isinstance(node, Call) and node.func == "days_since" and node.event_type:
         return ("since", node.event_type)
+    if isinstance(node, Call) and node.func == "affinity" and node.category:
+        return ("affinity", node.category)
     if isinstance(node, Field) and node.path == DAYS_SINCE_FIRST_SEEN:
         return ("first_seen", "")
     return None
@@ -184,5 +212,8 @@ def collect_timers(conditions: Iterable[Node]) -> Timers:
         (etype, tuple(sorted(found[(kind, etype)]))) for kind, etype in sorted(found) if kind == "since"
     )
     first_seen = tuple(sorted(found.get(("first_seen", ""), ())))
+    affinity = tuple(
+        (cat, tuple(sorted(found[(kind, cat)]))) for kind, cat in sorted(found) if kind == "affinity"
+    )
     order = tuple(sorted(windows))
-    return Timers(order, since, first_seen, tuple(tuple(sorted(windows[n])) for n in order))
+    return Timers(order, since, first_seen, tuple(tuple(sorted(windows[n])) for n in order), affinity)

@@ -50,6 +50,12 @@ class ProfileView(Protocol):
         """Time-decayed affinity for ``category`` at ``now``."""
         ...
 
+    def affinity_at(self, category: str, value: float) -> float | None:
+        """When :meth:`affinity`, decaying with no new event, falls through ``value``
+        (POSIX seconds; it may be before ``now``); None if it never does: it is at or
+        below ``value`` for good, or ``value`` <= 0."""
+        ...
+
     def bucket_days(self) -> Iterable[int]:
         """Day indices ``floor(ts / 86400)`` (UTC) holding windowed activity."""
         ...

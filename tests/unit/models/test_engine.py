@@ -76,6 +76,28 @@ def test_time_based_exit_on_an_idle_partition(engine):
     assert "u1" in out.state_updates
 
 
+def test_a_decaying_affinity_leaves_its_segment_when_it_falls_through_the_threshold():
+    """affinity("fashion") >= 5 with a 14-day half-life: 8 points (one purchase, 5, and
+    three views, 1 each, at the same time) fall to 5 after 14 * log2(8 / 5) days; the user
+    leaves then, one second later, with no event of theirs (an idle partition)."""
+    import math
+
+    eng = Engine(parse_rules('segments: [{id: fan, name: Fan, when: affinity("fashion") >= 5}]'))
+    run(eng, purchase("u1", at(0), [("dress", "fashion", 40.0)]),
+        *(event("product_view", "u1", at(0), item_id=f"d{i}", category="fashion") for i in range(3)))
+    assert eng.lookup("u1").segments == ["fan"]
+    crossing = T0.timestamp() + 14 * DAY * math.log2(8 / 5)
+    assert changes(eng.advance_to(crossing)) == []  # still at 5: in
+    out = eng.advance_to(crossing + 1.0)
+    assert changes(out) == [("u1", "fan", "exited")]
+    exit_ = out.segment_changes[0]
+    assert exit_.trigger_event_id is None
+    # just below 5 (printed in full: rounded, it would read "5 < 5")
+    assert exit_.reason.startswith('time passed: no longer true: affinity("fashion") = 4.99999')
+    assert exit_.reason.endswith(" < 5")
+    assert eng.lookup("u1").next_due is None  # nothing left to fall through
+
+
 def test_subscriber_never_bought(engine):
     out = run(engine, event("identify", "u1", at(0), traits={"email_subscriber": True}))
     assert changes(out) == [("u1", "subscriber_never_bought", "entered")]

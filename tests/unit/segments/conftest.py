@@ -68,6 +68,9 @@ class FakeView:
     def affinity(self, category: str) -> float:
         return self.affinities.get(category, 0.0)
 
+    def affinity_at(self, category: str, value: float) -> float | None:
+        return None  # the fake's affinities do not decay
+
     def bucket_days(self) -> Iterable[int]:
         return sorted({math.floor(e.ts / DAY) for e in self.events})
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from models.config import EngineConfig
 from models.engine import Engine, InputRecord
+from models.profiles.update import AFFINITY_WEIGHTS
 from models.segments import DEFAULT_RULES_PATH, load_rules, parse_rules
 from models.segments.dependencies import rule_dependencies
 from models.segments.parser import parse_expression
@@ -136,6 +137,7 @@ def test_dependencies_of_each_input():
     deps = {src: rule_dependencies(parse_expression(src)) for src in [
         "count(purchase, 60d) >= 1", "traits.age > 3", "consent.marketing == true",
         "profile.sessions >= 2", "profile.events >= 2", 'affinity("x") > 1',
+        'affinity("x") > traits.age',
         "days_since(purchase) > 3", "days_since(purchase) > traits.age",
         "profile.days_since_first_seen <= 7", "profile.cart_items > 1",
     ]}  # fmt: skip
@@ -144,7 +146,10 @@ def test_dependencies_of_each_input():
     assert deps["consent.marketing == true"].keys == ("consent",)
     assert deps["profile.sessions >= 2"].keys == ("$sessions",)
     assert deps["profile.events >= 2"].volatile
-    assert deps['affinity("x") > 1'].volatile
+    fan = deps['affinity("x") > 1']
+    assert not fan.volatile and fan.timed and fan.timers == ("$affinity:x",)
+    assert set(fan.keys) == set(AFFINITY_WEIGHTS)  # every event type that moves an affinity
+    assert deps['affinity("x") > traits.age'].volatile
     assert not deps["days_since(purchase) > 3"].volatile and deps["days_since(purchase) > 3"].timed
     assert deps["days_since(purchase) > traits.age"].volatile
     assert deps["profile.days_since_first_seen <= 7"].keys == ("$first_seen",)

@@ -235,6 +235,7 @@ def test_same_results_under_different_hash_seeds(tmp_path):
             def affinity(self, c): return 0.0
             def bucket_days(self): return {19670, 19600, 19675, 19650, 19500}
             def day_has(self, d, types): return "purchase" in types
+            def affinity_at(self, c, x): return None
         v = V()
         print(rules.version, rules.members(v), rules.next_due(v),
               [rules.explain(s, v) for s in rules.segment_ids()])
