@@ -34,37 +34,39 @@ class SegmentPopularityPolicy:
     def decide(self, ctx: DecisionContext) -> PolicyAnswer:
         reasons: list[str] = []
         k = self.k
-        exclude: set[str] = set()
-        if ctx.personalization_allowed:
-            exclude.update(ctx.profile.purchased)
-            exclude.update(ctx.profile.cart)
+        pop = self.popularity
+        category = pop.categories()
+        # exclusions read in place (no set built per decision); empty without consent
+        purchased: dict[str, float] = ctx.profile.purchased if ctx.personalization_allowed else {}
+        cart: dict[str, int] = ctx.profile.cart if ctx.personalization_allowed else {}
         recs: list[Recommendation] = []
         chosen: set[str] = set()
         used_segments: list[str] = []
-        top = self.popularity.top
         for seg in ctx.segments:
             if len(recs) >= k:
                 break
+            scores, total = pop.shares(seg)
             reason = None
-            for item, share, category in top(seg, k + len(chosen), exclude):
-                if item in chosen:
+            for item in pop.ranking(seg):
+                if item in purchased or item in cart or item in chosen:
                     continue
                 if reason is None:
                     reason = self._reason(ctx.segment_names.get(seg, seg))
                     used_segments.append(seg)
                 chosen.add(item)
-                recs.append(Recommendation(item_id=item, score=round(share, 6), category=category,
-                                           reason=reason))
+                recs.append(Recommendation(item_id=item, score=round(scores[item] / total, 6),
+                                           category=category.get(item), reason=reason))
                 if len(recs) >= k:
                     break
         from_segments = len(recs)
         if len(recs) < k:
-            for item, share, category in top(GLOBAL, k + len(chosen), exclude):
-                if item in chosen:
+            scores, total = pop.shares(GLOBAL)
+            for item in pop.ranking(GLOBAL):
+                if item in purchased or item in cart or item in chosen:
                     continue
                 chosen.add(item)
                 recs.append(Recommendation(
-                    item_id=item, score=round(share, 6), category=category,
+                    item_id=item, score=round(scores[item] / total, 6), category=category.get(item),
                     reason="popular with all shoppers this week",
                 ))
                 if len(recs) >= k:
@@ -78,8 +80,9 @@ class SegmentPopularityPolicy:
         else:
             kind = "default"
             reasons.append("no segment popularity yet for this user: global popularity")
-        if ctx.personalization_allowed and exclude:
-            reasons.append(f"excluded {len(exclude)} items already bought or in the cart")
+        if purchased or cart:
+            excluded = len(purchased) + sum(1 for item in cart if item not in purchased)
+            reasons.append(f"excluded {excluded} items already bought or in the cart")
         if not recs:
             reasons.append("no item interactions seen yet: nothing to recommend")
         return PolicyAnswer(kind=kind, recommendations=recs, reasons=reasons)

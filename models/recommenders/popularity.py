@@ -31,6 +31,8 @@ from models.recommenders.state import PopularityState
 #: Pseudo-segment holding global popularity (every interaction counts there too).
 GLOBAL = "*"
 
+_NONE: list[str] = []
+
 
 class SegmentPopularity:
     def __init__(self, half_life_days: float = 7.0, max_items: int = 500, cache_size: int = 100) -> None:
@@ -167,6 +169,11 @@ class SegmentPopularity:
         for seg in self._scores:
             if not state.exact or seg not in self._top:
                 self._rebuild(seg)
+
+    def ranking(self, segment: str) -> list[str]:
+        """The segment's best items, best first (the :meth:`top` order; a read-only view,
+        empty for an unknown segment)."""
+        return self._top.get(segment, _NONE)
 
     def top_items(self, segment: str, k: int) -> list[str]:
         """The ids of :meth:`top` with no exclusion (no shares, no categories: cheaper)."""
