@@ -66,7 +66,7 @@ class ProfileAt:
 
     def affinity_at(self, category: str, value: float) -> float | None:
         entry = self.profile.affinity.get(category)
-        if entry is None or value <= 0.0 or entry[0] <= value:
+        if entry is None or value <= 0.0 or entry[0] < value:
             return None
         # score * 2 ** (-(t - ref) / (half_life * DAY)) == value (see decayed)
         return entry[1] + self._hl * DAY * math.log2(entry[0] / value)
