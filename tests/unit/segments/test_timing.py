@@ -165,7 +165,7 @@ def test_no_rule_changes_between_due_times(fake, conditions, data):
         due = rules.next_due(view)
         before = rules.members(view)
         end = due if due is not None else view.now + 200 * fake.DAY
-        more = data.draw(st.lists(st.floats(0.0, 1.0, exclude_max=True), max_size=3))
+        more = data.draw(st.lists(st.floats(0.0, 0.999), max_size=3))  # 1 - 1e-16 rounds to due
         for frac in (0.0, 0.5, 0.999, *more):
             probe = view.now + (end - view.now) * frac
             assert rules.members(view.at(probe)) == before, (probe, due)
