@@ -26,7 +26,7 @@ def compiled_modules() -> list[str]:
 
 
 def describe_build() -> str:
-    """One line for logs: ``compiled (18 modules)`` or ``interpreted``."""
+    """One line for logs: ``compiled (20 modules)`` or ``interpreted``."""
     import models.engine.engine  # noqa: F401  (the core's modules, so that they count)
 
     n = len(compiled_modules())

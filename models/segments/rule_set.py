@@ -1,4 +1,4 @@
-"""Loaded rule segments: :class:`RuleSegment` (a definition) and :class:`RuleSet` (evaluation).
+"""Loaded rule segments: :class:`RuleSet`, the evaluation of :class:`RuleSegment` s.
 
 A RuleSet pickles by its source text: unpickling parses and compiles it again.
 """
@@ -8,27 +8,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from models.segments.codegen import generate
 from models.segments.compiler import compile_rules
+from models.segments.definition import RuleSegment
 from models.segments.dependencies import SOON, DependencyIndex
 from models.segments.explain import explain
 from models.segments.nodes import Node, unparse
 from models.segments.timing import collect_timers
 from models.segments.view import ProfileView
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSegment:
-    """One segment definition; ``line`` is the 1-based line of its entry in the file."""
-
-    id: str
-    name: str
-    description: str
-    expression: str
-    line: int
 
 
 def rules_version(segments: Sequence[RuleSegment], conditions: Sequence[Node]) -> str:
