@@ -73,6 +73,10 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "that would change segment, decisions that would differ."),
         click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Keep profiles in RocksDB here (empty dir) instead of memory."),
+        click.option("--to-topics", "to_topics", metavar="PREFIX",
+                     help="Also produce the outputs to PREFIX.decisions, PREFIX.decisions.latest, "
+                          "PREFIX.segment-changes and PREFIX.dlq (created if missing; the live "
+                          "service's topics are refused), records as the worker writes them."),
         click.option("--progress/--no-progress", default=True, show_default=True),
     ]
     for opt in reversed(opts):
@@ -123,6 +127,17 @@ def _run(evaluate: bool, **kw: Any) -> None:
         settings = load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    topics = None
+    if kw["to_topics"] is not None:
+        from streams.replay.publish import OutputTopics, PublishError
+
+        if kw["what_if"]:
+            raise click.UsageError("--to-topics publishes one replay: not with --what-if")
+        try:
+            topics = OutputTopics.for_prefix(kw["to_topics"])
+            topics.check_not_live(settings)
+        except PublishError as exc:
+            raise click.UsageError(str(exc)) from None
     try:
         rules = load_rules(kw["segments"] or settings.segments_file or DEFAULT_RULES_PATH)
         what_if_rules = load_rules(kw["what_if"]) if kw["what_if"] else None
@@ -138,13 +153,14 @@ def _run(evaluate: bool, **kw: Any) -> None:
         "start_ms": None if kw["from_time"] is None else int(_time(kw["from_time"], "--from-time") * 1000),  # type: ignore[operator]
         "end_ms": None if kw["to_time"] is None else int(_time(kw["to_time"], "--to-time") * 1000),  # type: ignore[operator]
     }
+    publisher = _publisher(settings, topics, kw["partitions"] or settings.partitions) if topics else None
     options = ReplayOptions(
         partitions=kw["partitions"] or settings.partitions, order=kw["order"],
         batch_size=kw["batch_size"], since=_time(kw["since"], "--since"),
         until=_time(kw["until"], "--until"), limit=kw["limit"], erase_list=erase_list,
         evaluate=evaluate, state_dir=kw["state_dir"],
         engine_config=settings.engine_config(),  # the worker's: same pseudonyms, same decisions
-        offers=offers,
+        offers=offers, publish=publisher.write if publisher is not None else None,
     )
     names = [str(p) for p in inputs] or [f"topic:{kw['topic']}"]
     out_dir: Path = kw["out_dir"]
@@ -169,12 +185,31 @@ def _run(evaluate: bool, **kw: Any) -> None:
                    f"{summary.profiles} profiles"
                    + (f", {summary.withheld_erased} records of erased users withheld"
                       if summary.withheld_erased else ""))
+    if publisher is not None:
+        from streams.replay.publish import PublishError
+
+        try:
+            publisher.close()
+        except PublishError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"published {publisher.records} records to {', '.join(publisher.topics.names())}")
     if what_if_rules is not None:
         diff = diff_replays(out_dir / "base", out_dir / "what-if")
         (out_dir / "what_if.json").write_bytes(msgspec.json.format(msgspec.json.encode(diff), indent=2))
         click.echo(f"what-if: {diff['users']['changed_segments']} users would change segment, "
                    f"{diff['decisions']['differ']} of {diff['decisions']['compared']} decisions differ "
                    f"({out_dir / 'what_if.json'})")
+
+
+def _publisher(settings: Any, topics: Any, partitions: int) -> Any:
+    """The :class:`~streams.replay.publish.TopicPublisher` of ``--to-topics`` (topics created)."""
+    from streams.replay.publish import TopicPublisher
+    from streams.topics import TopicError
+
+    try:
+        return TopicPublisher(settings, topics, partitions)
+    except TopicError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _offers(path: Path, topic: str) -> OfferCatalog:
@@ -236,7 +271,8 @@ def replay_command(evaluate: bool, **kw: Any) -> None:
     """Replay event logs (files or a topic range) through the worker's core, deterministically.
 
     Writes decisions.jsonl, segment_changes.jsonl, dead_letters.jsonl, profiles.jsonl,
-    report.json, report.html (byte-identical across runs) and run.json (timings) to --out.
+    report.json, report.html (byte-identical across runs) and run.json (timings) to --out;
+    with --to-topics, the outputs also go to topics of that prefix.
     """
     _run(evaluate, **kw)
 

@@ -56,7 +56,10 @@ class OutputWriter:
         dlq_topic: str,
         group_id: str,
         clock: Callable[[], float],
+        record_metrics: bool = True,
     ) -> None:
+        """``record_metrics`` False: no Prometheus metric moves (a replay publishing its
+        outputs is not the live service)."""
         self.producer = producer
         self.decisions_topic = decisions_topic
         self.latest_topic = latest_decisions_topic
@@ -64,6 +67,7 @@ class OutputWriter:
         self.dlq_topic = dlq_topic
         self.group_id = group_id
         self.clock = clock
+        self.record_metrics = record_metrics
 
     def _produce(self, topic: str, key: bytes | None, value: bytes | None,
                  headers: list[tuple[str, bytes]] | None = None) -> None:
@@ -95,5 +99,6 @@ class OutputWriter:
             for user, profile in out.state_updates.items():
                 if profile is None:  # erased: tombstone the latest decision too
                     self._produce(self.latest_topic, user.encode(), None)
-        metrics.record_outputs(out, source_topic, self.clock())
+        if self.record_metrics:
+            metrics.record_outputs(out, source_topic, self.clock())
         self.producer.poll(0)

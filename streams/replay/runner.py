@@ -80,6 +80,9 @@ class ReplayOptions:
     final_advance: bool = True
     #: The offer catalogue every engine starts with (``--offers``; None: no offers).
     offers: OfferCatalog | None = None
+    #: Also given every batch's outputs, after the files (``--to-topics``:
+    #: :meth:`streams.replay.publish.TopicPublisher.write`); None: files only.
+    publish: Callable[[BatchOutput], None] | None = None
 
 
 class ReplaySummary(msgspec.Struct, kw_only=True):
@@ -144,13 +147,15 @@ class _Stores:
 class _Sink:
     """Writes batch outputs to the output files and feeds the evaluator."""
 
-    def __init__(self, out_dir: Path, evaluator: PrequentialEvaluator | None) -> None:
+    def __init__(self, out_dir: Path, evaluator: PrequentialEvaluator | None,
+                 publish: Callable[[BatchOutput], None] | None = None) -> None:
         self.enc = msgspec.json.Encoder()
         self.files: dict[str, IO[bytes]] = {
             name: open(out_dir / name, "wb", buffering=1 << 20)  # noqa: SIM115 (closed in close())
             for name in ("decisions.jsonl", "segment_changes.jsonl", "dead_letters.jsonl")
         }
         self.evaluator = evaluator
+        self.publish = publish
         self.outcomes: dict[str, int] = {}
         self.counts = {"decisions": 0, "segment_changes": 0, "dead_letters": 0}
 
@@ -168,6 +173,8 @@ class _Sink:
             self.outcomes[k] = self.outcomes.get(k, 0) + v
         if self.evaluator is not None:
             self.evaluator.observe_output(out)
+        if self.publish is not None:
+            self.publish(out)
 
     def close(self) -> None:
         for f in self.files.values():
@@ -213,7 +220,7 @@ def _replay(
     stores = _Stores(opts.partitions, opts.state_dir)
     engines = [Engine(rules, opts.engine_config, store=s, offers=opts.offers) for s in stores.stores]
     pending: list[list[InputRecord]] = [[] for _ in range(opts.partitions)]
-    sink = _Sink(out_dir, evaluator)
+    sink = _Sink(out_dir, evaluator, opts.publish)
     part_cache: dict[str, int] = {}
     withheld = 0
     nparts = opts.partitions

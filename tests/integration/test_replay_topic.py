@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import msgspec
+import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from models.segments import DEFAULT_RULES_PATH, load_rules
@@ -101,3 +102,94 @@ def test_replay_reproduces_the_worker(tmp_path: Path, topic_factory, broker_sett
     s = replay(records, load_rules(DEFAULT_RULES_PATH), out,
                ReplayOptions(partitions=PARTITIONS, order="file", evaluate=False))
     assert s.records_read == 100 * PARTITIONS
+
+
+def _read_messages(settings: Settings, topic: str, partitions: int) -> list:
+    """Every record of ``topic`` (message objects: key, value, headers), partition by partition."""
+    conf = settings.consumer_config(group_id=unique_name("reader"))
+    conf["enable.partition.eof"] = True
+    consumer = Consumer(conf)
+    found = []
+    try:
+        for p in range(partitions):
+            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)])
+            deadline, done = time.monotonic() + 30, False
+            while not done and time.monotonic() < deadline:
+                for m in consumer.consume(5000, 0.5):
+                    if m.error() is not None:
+                        assert m.error().code() == KafkaError._PARTITION_EOF, m.error().str()
+                        done = True
+                        break
+                    found.append(m)
+            assert done, f"no end of {topic}[{p}]"
+    finally:
+        consumer.close()
+    return found
+
+
+def test_replay_publishes_its_outputs_to_topics_like_the_worker(tmp_path: Path, bootstrap_servers: str,
+                                                                broker_settings: Settings):
+    from collections import Counter
+
+    from click.testing import CliRunner
+
+    from schemas.outputs import DeadLetter, SegmentChange
+    from streams.commands.replay import replay_command
+
+    log = tmp_path / "events.jsonl"
+    generate(users=200, events=2500, seed=5, out=log, malformed_fraction=0.01, erase_fraction=0.05)
+    prefix = unique_name("backfill")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        replay_command, [str(log), "--out", str(out), "--partitions", str(PARTITIONS), "--no-progress",
+                         "--to-topics", prefix],
+        env={"PERSONALIZER_BOOTSTRAP_SERVERS": bootstrap_servers}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    files = {name: (out / f"{name}.jsonl").read_bytes().splitlines()
+             for name in ("decisions", "segment_changes", "dead_letters")}
+    assert f"published {sum(len(v) for v in files.values())} records" in result.output
+
+    # decisions and segment changes: the files' bytes, keyed by user id
+    decisions = _read_messages(broker_settings, f"{prefix}.decisions", PARTITIONS)
+    assert Counter(m.value() for m in decisions) == Counter(files["decisions"])
+    assert all(m.key() == msgspec.json.decode(m.value(), type=Decision).user_id.encode() for m in decisions)
+    changes = _read_messages(broker_settings, f"{prefix}.segment-changes", PARTITIONS)
+    assert Counter(m.value() for m in changes) == Counter(files["segment_changes"])
+    assert all(m.key() == msgspec.json.decode(m.value(), type=SegmentChange).user_id.encode()
+               for m in changes)
+
+    # dead letters: the original bytes, with the worker's headers
+    letters = [msgspec.json.decode(line, type=DeadLetter) for line in files["dead_letters"]]
+    assert len(letters) >= 10  # the generator's malformed records
+    dlq = _read_messages(broker_settings, f"{prefix}.dlq", PARTITIONS)
+    assert Counter(m.value() for m in dlq) == Counter(dl.raw for dl in letters)
+    for m in dlq:
+        headers = dict(m.headers() or [])
+        assert headers["kafka_dlt-original-consumer-group"] == b"personalizer-replay"
+        assert headers["x-personalizer-reason"] and headers["kafka_dlt-exception-message"]
+        assert headers["x-personalizer-source-file"] == log.name.encode()  # where to look
+        assert int(headers["x-personalizer-source-line"]) >= 1
+
+    # the compacted topic: every decision, then a tombstone for each erased user
+    latest = _read_messages(broker_settings, f"{prefix}.decisions.latest", PARTITIONS)
+    assert Counter(m.value() for m in latest if m.value() is not None) == Counter(files["decisions"])
+    erased = {m.key() for m in latest if m.value() is None}
+    erase_events = {orjson.loads(line).get("user_id", "").encode() for line in log.read_bytes().splitlines()
+                    if b'"type":"erase"' in line}
+    assert erased and erased <= erase_events
+
+
+def test_replay_refuses_to_publish_into_the_live_topics(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from streams.commands.replay import replay_command
+
+    log = tmp_path / "events.jsonl"
+    generate(users=5, events=20, seed=1, out=log)
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        replay_command, [str(log), "--out", str(tmp_path / "out"), "--to-topics", "personalization"],
+        env={"PERSONALIZER_BOOTSTRAP_SERVERS": "127.0.0.1:9"})  # nothing listens: never reached
+    assert result.exit_code == 2
+    assert "live service's topic(s) personalization.decisions" in result.output
+    assert time.monotonic() - started < 10 and not (tmp_path / "out").exists()
