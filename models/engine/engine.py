@@ -324,9 +324,10 @@ class Engine:
         wb: _WriteBack, out: BatchOutput,
     ) -> None:
         try:
-            refused = self._out_of_time_bounds(ev, position)
+            ts = ev.ts  # a property of the event Struct: read once per event
+            refused = self._out_of_time_bounds(ts, position)
             if refused is None:
-                self._process(ev, wb, out)
+                self._process(ev, ts, wb, out)
             elif isinstance(ev, Erase):
                 self._erase(self.user_key(ev.user_key), ev, wb, out)  # never refuse an erasure
             else:
@@ -346,10 +347,9 @@ class Engine:
             out.count("processing_error")
 
     def _out_of_time_bounds(
-        self, ev: EventBase, position: SourcePosition | None,
+        self, ts: float, position: SourcePosition | None,
     ) -> tuple[str, str] | None:
-        """``(reason, detail)`` when ``ev``'s time is out of bounds, else None."""
-        ts = ev.ts
+        """``(reason, detail)`` when an event at ``ts`` is out of time bounds, else None."""
         cfg = self.config
         # librdkafka gives -1 / 0 when a record has no timestamp: that is no reference clock
         if position is not None and position.timestamp_ms is not None and position.timestamp_ms > 0:
@@ -363,9 +363,8 @@ class Engine:
                     f"event time {iso(wm)} (max {cfg.max_past_s:.0f} s)")
         return None
 
-    def _process(self, ev: EventBase, wb: _WriteBack, out: BatchOutput) -> None:
+    def _process(self, ev: EventBase, ts: float, wb: _WriteBack, out: BatchOutput) -> None:
         user = self.user_key(ev.user_key)
-        ts = ev.ts
         if self.watermark is None or ts > self.watermark:
             self.watermark = ts
             self._fire_due(ts, wb, out)
@@ -385,7 +384,7 @@ class Engine:
             del profile.recent_event_ids[0]
         self._learn_before(profile, ev, ts)
         sessions, first_seen = profile.sessions, profile.first_seen
-        apply_event(profile, ev, self.config)
+        apply_event(profile, ev, self.config, ts)
         touched = self._touched(ev, profile, sessions, first_seen, prune_days(profile, now, self.config), now)
         event_time = ev.event_time.isoformat()
         self._evaluate(user, profile, now, event_time, ev.event_id, out, touched=touched)

@@ -99,9 +99,10 @@ def _track_session(p: Profile, ev: EventBase, ts: float, cfg: EngineConfig) -> N
     p.session_events += 1
 
 
-def apply_event(p: Profile, ev: EventBase, cfg: EngineConfig) -> None:
-    """Fold ``ev`` into ``p`` (in place)."""
-    ts = ev.ts
+def apply_event(p: Profile, ev: EventBase, cfg: EngineConfig, ts: float | None = None) -> None:
+    """Fold ``ev`` into ``p`` (in place); ``ts``: ``ev.ts`` when the caller has it."""
+    if ts is None:
+        ts = ev.ts
     etype = ev.__struct_config__.tag
     assert isinstance(etype, str)
     _track_session(p, ev, ts, cfg)
