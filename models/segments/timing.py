@@ -1,6 +1,6 @@
 """When may a rule's value change with no new event? (:meth:`RuleSet.next_due` support.)
 
-Three things move with time alone:
+Four things move with time alone:
 
 * windows: an event on UTC day ``d`` leaves an ``N``-day window at ``(d + N) * 86400``
   (and a bucket dated after ``now`` enters at ``d * 86400``). Only a day holding an event
@@ -10,8 +10,7 @@ Three things move with time alone:
 * ``days_since(t)`` compared with a constant ``c`` (in ``== != < <= > >=``, ``between``
   or ``in``): it crosses ``c`` at ``last_time(t) + c * 86400``; one second is added so a
   strict ``>`` has flipped;
-* ``profile.days_since_first_seen`` compared with a constant, likewise.
-
+* ``profile.days_since_first_seen`` compared with a constant, likewise;
 * ``affinity(c)`` compared with a constant ``x``: with no new event it only decays, and
   falls through ``x`` at a time :meth:`ProfileView.affinity_at` computes (one second is
   added, as for ``days_since``).

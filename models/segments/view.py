@@ -52,8 +52,9 @@ class ProfileView(Protocol):
 
     def affinity_at(self, category: str, value: float) -> float | None:
         """When :meth:`affinity`, decaying with no new event, falls through ``value``
-        (POSIX seconds; it may be before ``now``); None if it never does: it is at or
-        below ``value`` for good, or ``value`` <= 0."""
+        (POSIX seconds; it may be before ``now``; an affinity equal to ``value`` falls
+        through it at once); None if it never does: it is below ``value`` for good, or
+        ``value`` <= 0."""
         ...
 
     def bucket_days(self) -> Iterable[int]:
