@@ -22,13 +22,14 @@ from tests.integration.conftest import unique_name
 PARTITIONS = 4
 
 
-def read_topic(settings: Settings, topic: str) -> list[bytes]:
+def _read_messages(settings: Settings, topic: str, partitions: int) -> list:
+    """Every record of ``topic`` (message objects: key, value, headers), partition by partition."""
     conf = settings.consumer_config(group_id=unique_name("reader"))
     conf["enable.partition.eof"] = True
     consumer = Consumer(conf)
-    values: list[bytes] = []
+    found = []
     try:
-        for p in range(PARTITIONS):
+        for p in range(partitions):
             consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)])
             deadline, done = time.monotonic() + 30, False
             while not done and time.monotonic() < deadline:
@@ -37,11 +38,15 @@ def read_topic(settings: Settings, topic: str) -> list[bytes]:
                         assert m.error().code() == KafkaError._PARTITION_EOF, m.error().str()
                         done = True
                         break
-                    values.append(m.value())
+                    found.append(m)
             assert done, f"no end of {topic}[{p}]"
     finally:
         consumer.close()
-    return values
+    return found
+
+
+def read_topic(settings: Settings, topic: str) -> list[bytes]:
+    return [m.value() for m in _read_messages(settings, topic, PARTITIONS)]
 
 
 def by_event(lines: list[bytes]) -> dict[str, bytes]:
@@ -102,29 +107,6 @@ def test_replay_reproduces_the_worker(tmp_path: Path, topic_factory, broker_sett
     s = replay(records, load_rules(DEFAULT_RULES_PATH), out,
                ReplayOptions(partitions=PARTITIONS, order="file", evaluate=False))
     assert s.records_read == 100 * PARTITIONS
-
-
-def _read_messages(settings: Settings, topic: str, partitions: int) -> list:
-    """Every record of ``topic`` (message objects: key, value, headers), partition by partition."""
-    conf = settings.consumer_config(group_id=unique_name("reader"))
-    conf["enable.partition.eof"] = True
-    consumer = Consumer(conf)
-    found = []
-    try:
-        for p in range(partitions):
-            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)])
-            deadline, done = time.monotonic() + 30, False
-            while not done and time.monotonic() < deadline:
-                for m in consumer.consume(5000, 0.5):
-                    if m.error() is not None:
-                        assert m.error().code() == KafkaError._PARTITION_EOF, m.error().str()
-                        done = True
-                        break
-                    found.append(m)
-            assert done, f"no end of {topic}[{p}]"
-    finally:
-        consumer.close()
-    return found
 
 
 def test_replay_publishes_its_outputs_to_topics_like_the_worker(tmp_path: Path, bootstrap_servers: str,
