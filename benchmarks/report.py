@@ -103,6 +103,11 @@ def render(results: dict[str, Any], console: Console | None = None) -> None:
                       f"over {lat['decisions']:,} decisions"
                       + (f"; after the first fifth (warm-up): p50 {_fmt(lat['p50_steady_ms'])} ms, "
                          f"p99 {_fmt(lat['p99_steady_ms'])} ms" if "p99_steady_ms" in lat else ""))
+        if "in_worker_p99_ms" in lat:
+            console.print(f"  inside the worker (arrival in its consumer queue, an upper bound, to the "
+                          f"decision handed to the producer): p50 {_fmt(lat['in_worker_p50_ms'])} ms, "
+                          f"p99 {_fmt(lat['in_worker_p99_ms'])} ms, max {_fmt(lat['in_worker_max_ms'])} ms; "
+                          f"after the first fifth p99 {_fmt(lat['in_worker_p99_steady_ms'])} ms")
     rs = results.get("restore")
     if isinstance(rs, dict):
         console.print(

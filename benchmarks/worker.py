@@ -82,7 +82,10 @@ def bench_worker(settings: Settings, topics: WorkerTopics, n: int, engine_config
 def bench_latency(settings: Settings, topics: WorkerTopics, lines: list[bytes], engine_config: EngineConfig,
                   rate: float, seconds: float) -> dict[str, float]:
     """Feed the worker at ``rate`` events/s for ``seconds``; event-to-decision latency from
-    the input record's broker timestamp to the decision record's broker timestamp.
+    the input record's broker timestamp to the decision record's broker timestamp, and
+    inside the worker (``in_worker_*``: from the record's arrival in the consumer's queue,
+    bounded from above as :meth:`DataPlane._consume_batch` says, to the decision handed to
+    the producer; the broker's fetch wait and the paced producer's linger are not in it).
 
     ``p50_ms``/``p99_ms`` are over every event; ``*_steady_ms`` leave out the events sent
     in the first fifth of the run (the worker's first batches after joining: cold caches,
@@ -91,11 +94,14 @@ def bench_latency(settings: Settings, topics: WorkerTopics, lines: list[bytes], 
     ck_sum0, ck_count0 = _checkpoint_totals()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as state_dir:
         plane = make_plane(settings, topics, engine_config, Path(state_dir))
+        probe: list[tuple[float, float, int]] = []
+        plane.latency_probe = probe
         thread = threading.Thread(target=plane.run, name="bench-latency")
         thread.start()
         try:
             while not (plane.ready and plane.partitions) and plane.error is None:
                 time.sleep(0.05)
+            fed_at = time.perf_counter()
             fill_topic(settings, topics.input, lines[:count], rate=rate)
             deadline = time.monotonic() + 120
             while plane.processed < count and plane.error is None and time.monotonic() < deadline:
@@ -135,10 +141,18 @@ def bench_latency(settings: Settings, topics: WorkerTopics, lines: list[bytes], 
         consumer.close()
     latencies.sort()
     steady.sort()
+    # in the worker: every decision of a partition batch shares its batch's bound
+    inside = sorted(lat * 1000 for _, lat, n, in probe for _ in range(n))
+    inside_steady = sorted(lat * 1000 for t, lat, n, in probe if t >= fed_at + seconds / 5 for _ in range(n))
     return {"rate": rate, "events": count, "decisions": len(latencies),
             "p50_ms": percentile(latencies, 0.50), "p99_ms": percentile(latencies, 0.99),
             "max_ms": latencies[-1] if latencies else float("nan"),
             "p50_steady_ms": percentile(steady, 0.50), "p99_steady_ms": percentile(steady, 0.99),
+            # from arrival in the worker's consumer queue (an upper bound) to the decision
+            # handed to the producer: what personalizer_in_worker_latency_seconds observes
+            "in_worker_p50_ms": percentile(inside, 0.50), "in_worker_p99_ms": percentile(inside, 0.99),
+            "in_worker_max_ms": inside[-1] if inside else float("nan"),
+            "in_worker_p99_steady_ms": percentile(inside_steady, 0.99),
             # the loop stops for each checkpoint (changelog, flush, commit): a latency floor
             # for the events that arrive meanwhile
             "checkpoints": ck_count - ck_count0,

@@ -76,6 +76,7 @@ __all__ = [
     "EVENT_SECONDS",
     "EVENT_TO_DECISION",
     "EXPERIMENT_ASSIGNMENTS",
+    "IN_WORKER_LATENCY",
     "MODEL_HIT_RATE",
     "MODEL_LAST_UPDATE",
     "MODEL_LOG_LOSS",
@@ -128,6 +129,15 @@ EVENT_TO_DECISION = Histogram(
     "personalizer_event_to_decision_seconds",
     "Event time to the decision being handed to the producer (includes upstream delay).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+IN_WORKER_LATENCY = Histogram(
+    "personalizer_in_worker_latency_seconds",
+    "Time input records spent inside this worker: from their arrival in the consumer's "
+    "queue to their outputs handed to the producer (an upper bound: the arrival is taken "
+    "as the moment the queue was last seen empty, or the wake-up of the poll that waited "
+    "for them). One sample per partition batch, whose records share the bound. Broker, "
+    "upstream and output delivery time are not in it (see event_to_decision for those).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
 )
 CONSUMER_LAG = Gauge(
     "personalizer_consumer_lag_records",

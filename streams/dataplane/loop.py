@@ -194,6 +194,13 @@ class DataPlane:
         #: Recent (monotonic time, topic, partition, "assigned"|"revoked"|"lost"), for
         #: operators and for tests that check a partition never has two owners.
         self.ownership_log: deque[tuple[float, str, int, str]] = deque(maxlen=10_000)
+        #: perf_counter time the consumer's queue was last seen empty, and the earliest
+        #: time the records of the batch in hand can have arrived (see _consume_batch).
+        self._drained_at = time.perf_counter()
+        self._arrived_after = self._drained_at
+        #: When a list: (perf_counter at handoff, in-worker latency bound s, decisions) per
+        #: partition batch (the bench reads the per-decision distribution from it).
+        self.latency_probe: list[tuple[float, float, int]] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -377,15 +384,34 @@ class DataPlane:
     def _consume_batch(self, consumer: Consumer) -> list[Message]:
         """What is already fetched, up to ``batch_size``; if nothing, wait for the first record
         (up to ``batch_timeout_s``) and take what came with it. Full batches under load,
-        no waiting for a full batch when traffic is light (latency)."""
+        no waiting for a full batch when traffic is light (latency).
+
+        It also bounds when the batch arrived, for ``personalizer_in_worker_latency_seconds``:
+        records returned at once were queued after the queue was last seen empty (a consume
+        that returned less than a full batch, or a poll that timed out); records that a poll
+        waited for arrived as it woke. Upper bounds of the time spent in the worker, with no
+        clock but this process's."""
         size = self.cfg.batch_size
+        called = time.perf_counter()
         msgs = consumer.consume(size, 0)
         if msgs:
+            # queued since the queue was last seen empty, at the earliest
+            self._arrived_after = self._drained_at
+            if len(msgs) < size:  # the queue ran dry during this call: later records came after
+                self._drained_at = called
             return msgs
         first = consumer.poll(self.cfg.batch_timeout_s)
+        woke = time.perf_counter()
         if first is None:
+            self._drained_at = woke
             return []
-        return [first, *consumer.consume(size - 1, 0)]
+        # the queue was empty and the poll returned with the first record: the queue is
+        # FIFO, so this batch arrived as the poll woke (less the thread's wake-up) or after
+        self._arrived_after = woke
+        msgs = [first, *consumer.consume(size - 1, 0)]
+        if len(msgs) < size:
+            self._drained_at = woke
+        return msgs
 
     def _commit(self, consumer: Consumer, offsets: list[TopicPartition],
                 taken: dict[tuple[str, int], TakenPartition]) -> bool:
@@ -501,6 +527,10 @@ class DataPlane:
             metrics.record_core_time(len(records), time.perf_counter() - core_started)
             rt.count_changes(out)
             self.writer.write(out, topic, keys)
+            in_worker = time.perf_counter() - self._arrived_after
+            metrics.IN_WORKER_LATENCY.observe(in_worker)
+            if self.latency_probe is not None:
+                self.latency_probe.append((time.perf_counter(), in_worker, len(out.decisions)))
             if rt.engine.watermark != rt.watermark_seen:
                 rt.watermark_seen = rt.engine.watermark
                 rt.wall_at_watermark = self.clock()

@@ -114,13 +114,20 @@ def test_worker_metrics_after_a_small_load(
     assert total(m, "personalizer_dead_letters_total") > 0
     assert total(m, "personalizer_batch_records_sum") == len(lines)
     for hist in ("personalizer_batch_duration_seconds", "personalizer_event_processing_seconds",
-                 "personalizer_event_to_decision_seconds", "personalizer_checkpoint_duration_seconds"):
+                 "personalizer_event_to_decision_seconds", "personalizer_checkpoint_duration_seconds",
+                 "personalizer_in_worker_latency_seconds"):
         count = total(m, f"{hist}_count")
         assert count > 0, hist
         assert total(m, f"{hist}_bucket", le="+Inf") == count, hist
         assert total(m, f"{hist}_sum") >= 0, hist
     assert 0 < total(m, "personalizer_event_processing_seconds_sum") / total(
         m, "personalizer_event_processing_seconds_count") < 0.1
+    # one in-worker latency sample per partition batch, as for the core time per event; each
+    # covers at least its batch's core time, hence at least that batch's time per event
+    assert total(m, "personalizer_in_worker_latency_seconds_count") == total(
+        m, "personalizer_event_processing_seconds_count")
+    assert total(m, "personalizer_in_worker_latency_seconds_sum") >= total(
+        m, "personalizer_event_processing_seconds_sum")
     # outputs
     assert total(m, "personalizer_decisions_total") > 0
     assert {s["kind"] for s in series(m, "personalizer_decisions_total")} <= {

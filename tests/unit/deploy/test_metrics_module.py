@@ -54,7 +54,7 @@ def test_existing_metric_names_are_kept() -> None:
     for name in ("personalizer_events_consumed_total", "personalizer_dead_letters_total",
                  "personalizer_decisions_total", "personalizer_segment_transitions_total",
                  "personalizer_batch_duration_seconds_bucket", "personalizer_batch_records_count",
-                 "personalizer_event_to_decision_seconds_sum",
+                 "personalizer_event_to_decision_seconds_sum", "personalizer_in_worker_latency_seconds_count",
                  "personalizer_checkpoint_duration_seconds_count", "personalizer_assigned_partitions",
                  "personalizer_rebalances_total", "personalizer_state_users", "personalizer_ready",
                  "personalizer_build_info"):
