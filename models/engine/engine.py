@@ -38,7 +38,7 @@ import msgspec
 from models.behaviour import BehaviouralSegmenter, Move, fold_interaction
 from models.config import EngineConfig
 from models.engine.batch import BatchOutput, InputRecord
-from models.engine.ids import change_id, decision_id, iso
+from models.engine.ids import change_id, decision_id, iso, iso_of
 from models.engine.schedule import Schedule
 from models.engine.state import EngineState
 from models.offers.caps import CapRule
@@ -386,7 +386,7 @@ class Engine:
         sessions, first_seen = profile.sessions, profile.first_seen
         apply_event(profile, ev, self.config, ts)
         touched = self._touched(ev, profile, sessions, first_seen, prune_days(profile, now, self.config), now)
-        event_time = ev.event_time.isoformat()
+        event_time = iso_of(ev.event_time)
         self._evaluate(user, profile, now, event_time, ev.event_id, out, touched=touched)
         if self.config.behavioural_segments and self._fold_behaviour(profile, ev):
             move = self.segmenter.observe(profile)
@@ -465,14 +465,14 @@ class Engine:
                     change_id=change_id(user, profile.bsegment, "exited", ev.event_id), user_id=user,
                     segment_id=profile.bsegment, segment_kind="behavioural", change="exited",
                     reason="user erased (right to be forgotten)",
-                    event_time=ev.event_time.isoformat(), trigger_event_id=ev.event_id,
+                    event_time=iso_of(ev.event_time), trigger_event_id=ev.event_id,
                 ))
             for seg in profile.segments:
                 out.segment_changes.append(SegmentChange(
                     change_id=change_id(user, seg, "exited", ev.event_id), user_id=user,
                     segment_id=seg, segment_kind="rule", change="exited",
                     reason="user erased (right to be forgotten)",
-                    event_time=ev.event_time.isoformat(), trigger_event_id=ev.event_id,
+                    event_time=iso_of(ev.event_time), trigger_event_id=ev.event_id,
                 ))
         self.offers.forget_user(user)
         wb.delete(user)
