@@ -40,7 +40,7 @@ from models.config import EngineConfig
 from models.engine.batch import BatchOutput, InputRecord
 from models.engine.ids import change_id, decision_id, iso, iso_of
 from models.engine.schedule import Schedule
-from models.engine.state import EngineState
+from models.engine.state import COVISIT_PART, EngineState
 from models.offers.caps import CapRule
 from models.offers.catalog import OfferCatalog
 from models.offers.chooser import VariantChooser
@@ -66,6 +66,7 @@ from schemas.events import AddToCart, Erase, EventBase, Feedback, PageView, Prod
 from schemas.outputs import DeadLetter, Decision, SegmentChange, SourcePosition
 
 _DUE_PRUNED = (*DUE, PRUNED)
+_PART_ENCODER = msgspec.msgpack.Encoder()
 
 #: Popularity weight per interaction type.
 POPULARITY_WEIGHTS = {"product_view": 1.0, "add_to_cart": 2.0, "purchase": 4.0}
@@ -294,10 +295,37 @@ class Engine:
             offers=self.offers.to_state(),
         ))
 
-    def import_state(self, data: bytes, *, reindex: bool = True) -> None:
+    def export_checkpoint(self) -> tuple[bytes, dict[str, bytes | None]]:
+        """What a checkpoint writes besides the profiles: the state of
+        :meth:`export_state` but for the co-visitation lists (the core, msgpack), and
+        those lists changed since the last checkpoint, one part each, by part name
+        (``None``: a list dropped). :func:`models.engine.checkpoint.assemble_state` puts
+        a core and the latest parts back together. A checkpoint that fails to commit gives
+        its parts back (:meth:`return_checkpoint`)."""
+        encode = _PART_ENCODER.encode
+        parts: dict[str, bytes | None] = {}
+        for item, part in self.covisit.take_changes().items():  # first: the core holds its seq
+            parts[COVISIT_PART + item] = None if part is None else encode(part)
+        core = msgspec.msgpack.encode(EngineState(
+            watermark=self.watermark, popularity=self.popularity.to_state(),
+            segmenter=self.segmenter.to_state(), trending=self.trending.to_state(),
+            steady=self.steady.to_state(),
+            covisit=self.covisit.to_state(lists=False), ranker=self.ranker.to_state(),
+            offers=self.offers.to_state(),
+        ))
+        return core, parts
+
+    def return_checkpoint(self, part_names: Iterable[str]) -> None:
+        """The parts of a checkpoint that did not commit: the next one takes them again."""
+        n = len(COVISIT_PART)
+        self.covisit.return_changes([name[n:] for name in part_names if name.startswith(COVISIT_PART)])
+
+    def import_state(self, data: bytes, *, reindex: bool = True, changed: bool = True) -> None:
         """Load learned state exported by :meth:`export_state`. ``reindex=False``: the
         store has not changed since this engine was built (its schedule is current), so
-        the profiles are not walked again (a worker opening a restored partition)."""
+        the profiles are not walked again (a worker opening a restored partition).
+        ``changed=False``: the state was assembled from a checkpoint's core and parts
+        (:func:`models.engine.checkpoint.assemble_state`), which need not be written again."""
         state = msgspec.msgpack.decode(data, type=EngineState)
         self.watermark = state.watermark
         self.popularity.load_state(state.popularity)
@@ -308,7 +336,7 @@ class Engine:
         if state.steady is not None:
             self.steady.load_state(state.steady)
         if state.covisit is not None:
-            self.covisit.load_state(state.covisit)
+            self.covisit.load_state(state.covisit, changed=changed)
         if state.ranker is not None:
             self.ranker.load_state(state.ranker)
         if state.offers is not None:

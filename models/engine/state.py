@@ -12,6 +12,9 @@ from models.behaviour.state import SegmenterState
 from models.offers.chooser import OfferState
 from models.recommenders.state import CoVisitationState, PopularityState, RankerState
 
+#: Name prefix of a checkpoint part holding one item's co-visitation list.
+COVISIT_PART = "cv:"
+
 
 class EngineState(msgspec.Struct, kw_only=True):
     """The checkpointed, non-profile state of one partition engine."""

@@ -7,6 +7,14 @@ neighbour list at any later time needs no rewrite. Memory is bounded: at most
 ``max_items`` items (least recently updated dropped first) with at most
 ``max_neighbors`` neighbours each (weakest dropped).
 
+Checkpoints need not carry the whole table: it grows with the catalogue (up to
+``max_items`` lists of up to ``2 * max_neighbors`` weights, megabytes), while a second of
+traffic changes a few hundred lists. :meth:`take_changes` gives the lists changed since
+the last take (``None`` for a list dropped), each with a sequence number that orders the
+lists by their last update; the table is rebuilt from the latest of every list in that
+order (:func:`neighbors_from_parts`), so the least recently updated list is still the
+first dropped after a restore.
+
 >>> cv = CoVisitation(half_life_days=7.0)
 >>> cv.learn_pair("tent", "stove", 1.0, 0.0)
 >>> cv.learn_pair("tent", "mat", 2.0, 0.0)
@@ -16,8 +24,13 @@ neighbour list at any later time needs no rewrite. Memory is bounded: at most
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from models.recommenders.decay import forward_gain
 from models.recommenders.state import CoVisitationState
+
+#: A list as a checkpoint part: (sequence number, neighbour weights in insertion order).
+Part = tuple[int, dict[str, float]]
 
 
 class CoVisitation:
@@ -33,12 +46,18 @@ class CoVisitation:
         # date as weights grow), and the shares last read (until its weights change)
         self._order: dict[str, list[str]] = {}
         self._top: dict[str, tuple[int, list[tuple[str, float]]]] = {}
+        #: Items whose list changed (or was dropped) since the last take_changes; every
+        #: item after a rescale. ``_seq``: the last sequence number given to a list.
+        self._dirty: set[str] = set()
+        self._all_dirty = True
+        self._seq = 0
 
     def _gain(self, ts: float) -> float:
         self._anchor, gain, factor = forward_gain(self._anchor, ts, self.half_life_days)
         if factor != 1.0:
             self._order.clear()  # rescaled weights may tie where they did not
             self._top.clear()
+            self._all_dirty = True
             for nb in self._nbrs.values():
                 for k in nb:
                     nb[k] *= factor
@@ -46,6 +65,7 @@ class CoVisitation:
 
     def _add(self, a: str, b: str, g: float) -> None:
         self._top.pop(a, None)
+        self._dirty.add(a)
         nb = self._nbrs.pop(a, None)  # re-insert: dict order is update recency
         if nb is None:
             nb = {}
@@ -65,6 +85,7 @@ class CoVisitation:
         while len(self._nbrs) > self.max_items:
             gone = next(iter(self._nbrs))
             del self._nbrs[gone]
+            self._dirty.add(gone)
             self._order.pop(gone, None)
             self._top.pop(gone, None)
 
@@ -119,21 +140,66 @@ class CoVisitation:
     def forget_item(self, item_id: str) -> None:
         self._order.clear()
         self._top.clear()
-        self._nbrs.pop(item_id, None)
+        if self._nbrs.pop(item_id, None) is not None:
+            self._dirty.add(item_id)
         for nb in self._nbrs.values():
             nb.pop(item_id, None)
+        # lists changed where they stand, not moved to the end of the update order: only
+        # a take of every list keeps the parts' sequence in that order (rare: an item
+        # leaving the catalogue)
+        self._all_dirty = True
+
+    def take_changes(self) -> dict[str, Part | None]:
+        """The lists changed since the last take (all of them after a rescale or a load
+        of a whole table), in update order with new sequence numbers, and ``None`` for the
+        lists dropped meanwhile. What was taken counts as unchanged from now on (see
+        :meth:`return_changes`)."""
+        out: dict[str, Part | None] = {}
+        dirty = self._dirty
+        seq = self._seq
+        for item, nb in self._nbrs.items():
+            if self._all_dirty or item in dirty:
+                seq += 1
+                out[item] = (seq, nb)
+        for item in sorted(dirty):
+            if item not in self._nbrs:
+                out[item] = None
+        self._seq = seq
+        self._dirty = set()
+        self._all_dirty = False
+        return out
+
+    def return_changes(self, items: Iterable[str]) -> None:
+        """Lists taken by a checkpoint that did not commit: taken again by the next one."""
+        self._dirty.update(items)
 
     def __len__(self) -> int:
         return len(self._nbrs)
 
-    def to_state(self) -> CoVisitationState:
-        return CoVisitationState(anchor=self._anchor, neighbors=self._nbrs)
+    def to_state(self, *, lists: bool = True) -> CoVisitationState:
+        """The whole table, or with ``lists=False`` all but the lists (checkpoints carry
+        those as parts: :meth:`take_changes`)."""
+        if lists:
+            return CoVisitationState(anchor=self._anchor, neighbors=self._nbrs, seq=self._seq)
+        return CoVisitationState(anchor=self._anchor, neighbors={}, seq=self._seq, in_parts=True)
 
-    def load_state(self, state: CoVisitationState) -> None:
+    def load_state(self, state: CoVisitationState, *, changed: bool = True) -> None:
+        """Load a whole table. ``changed=False``: it was rebuilt from the parts a
+        checkpoint store holds, which need not be written again."""
         self._anchor = state.anchor
         self._nbrs = {k: dict(v) for k, v in state.neighbors.items()}
         self._order = {}
         self._top = {}
+        self._seq = state.seq
+        self._dirty = set()
+        self._all_dirty = changed
+
+
+def neighbors_from_parts(parts: Iterable[tuple[str, Part]]) -> dict[str, dict[str, float]]:
+    """The table from the latest part of every list (dropped lists left out), in the
+    order of their sequence numbers: the order of their last update."""
+    ordered = sorted(parts, key=lambda part: part[1][0])
+    return {item: nb for item, (_, nb) in ordered}
 
 
 def _strongest(weights: dict[str, float]) -> list[str]:

@@ -12,6 +12,11 @@ import msgspec
 class CoVisitationState(msgspec.Struct, kw_only=True):
     anchor: float | None
     neighbors: dict[str, dict[str, float]]
+    #: The last sequence number given to a list in a checkpoint part.
+    seq: int = 0
+    #: True in a checkpoint's core state: the lists are in parts of their own, not here
+    #: (see models.engine.checkpoint).
+    in_parts: bool = False
 
 
 class PopularityState(msgspec.Struct, kw_only=True):

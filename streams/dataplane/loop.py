@@ -60,7 +60,13 @@ from streams.state.changelog import (
 )
 from streams.state.checkpointed import CheckpointedStore
 from streams.state.memory import MemoryPartitionStore
-from streams.state.partition import META_ENGINE_STATE, META_SOURCE_OFFSET, PartitionStore
+from streams.state.partition import (
+    META_ENGINE_PART,
+    META_ENGINE_STATE,
+    META_SOURCE_OFFSET,
+    PartitionStore,
+    engine_state_of,
+)
 from streams.state.rocksdb import RocksPartitionStore
 
 log = logging.getLogger(__name__)
@@ -113,7 +119,10 @@ class TakenPartition:
 
     runtime: PartitionRuntime
     writes: dict[str, bytes | None]
+    #: The engine's checkpoint core and the parts changed since its last checkpoint
+    #: (models.engine.checkpoint); None and empty when there is no new input.
     state: bytes | None
+    parts: dict[str, bytes | None]
     #: The input offset this checkpoint commits (None: no new input, only profile writes).
     offset: int | None
 
@@ -291,9 +300,9 @@ class DataPlane:
                          result.seconds)
             store = CheckpointedStore(backing)
             engine = Engine(self.rules, self.cfg.engine_config, store=store, offers=self.offers)
-            state = backing.get_meta(META_ENGINE_STATE)
-            if state is not None:
-                engine.import_state(state, reindex=False)  # the engine just indexed the store
+            state = engine_state_of(backing)
+            if state is not None:  # the engine just indexed the store: no reindex
+                engine.import_state(state[0], reindex=False, changed=not state[1])
             rt = self.partitions[key] = PartitionRuntime(engine, store, backing, changelog)
             rt.segment_counts.update(engine.stored_segment_counts)  # restored members join the gauge
             for seg, n in rt.segment_counts.items():
@@ -443,6 +452,7 @@ class DataPlane:
             log.warning("commit failed (%s): checkpoint kept pending and retried", exc)
             for part in taken.values():
                 part.runtime.store.return_in_flight()
+                part.runtime.engine.return_checkpoint(part.parts)
                 if part.runtime.pending_offset is None:
                     part.runtime.pending_offset = part.offset
             return False
@@ -613,12 +623,12 @@ class DataPlane:
                 continue
             offset, rt.pending_offset = rt.pending_offset, None
             updates = rt.store.take_pending()
-            state = rt.engine.export_state() if offset is not None else None
-            taken.parts[key] = TakenPartition(rt, updates, state, offset)
+            state, parts = rt.engine.export_checkpoint() if offset is not None else (None, {})
+            taken.parts[key] = TakenPartition(rt, updates, state, parts, offset)
             if rt.changelog is not None and offset is not None:
                 self._begin()
                 produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
-                                   state, offset)
+                                   state, offset, parts)
             elif rt.changelog is not None and updates:
                 # profile changes with no new input (a rules swap, time passing on an idle
                 # partition): stamped with the offset the store already holds, so a restore
@@ -662,10 +672,12 @@ class DataPlane:
         """The checkpoint committed: write it to the local stores."""
         started = time.perf_counter()
         for part in taken.parts.values():
-            meta = {}
+            meta: dict[str, bytes | None] = {}
             if part.offset is not None:
                 meta[META_SOURCE_OFFSET] = str(part.offset).encode()
                 meta[META_ENGINE_STATE] = cast(bytes, part.state)
+                for name, value in part.parts.items():
+                    meta[META_ENGINE_PART + name] = value
             part.runtime.store.apply_taken(part.writes, meta)
         metrics.CHECKPOINT_SECONDS.observe(taken.loop_seconds + time.perf_counter() - started)
         if self._commit_failing_since is not None:

@@ -2,7 +2,10 @@
 
 Record kinds (key prefixes keep them apart from any user id):
 ``u:<user>`` -> msgpack profile, or a tombstone (``None``) for an erased user;
-``e:engine`` -> the engine's non-profile state (models, watermark).
+``e:engine`` -> the core of the engine's non-profile state (models, watermark);
+``e:p:<name>`` -> one part of it (a co-visitation list), or a tombstone for a part
+dropped; a checkpoint writes the parts changed since the previous one
+(models.engine.checkpoint).
 Every record carries ``x-source-offset``: the input offset its checkpoint covers up to
 (exclusive) — the offset that checkpoint commits.
 
@@ -26,10 +29,11 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from streams.state.partition import META_ENGINE_STATE, META_SOURCE_OFFSET, PartitionStore
+from streams.state.partition import META_ENGINE_PART, META_ENGINE_STATE, META_SOURCE_OFFSET, PartitionStore
 
 USER_PREFIX = b"u:"
 ENGINE_KEY = b"e:engine"
+ENGINE_PART_PREFIX = b"e:p:"
 SOURCE_OFFSET_HEADER = "x-source-offset"
 
 
@@ -40,11 +44,14 @@ def changelog_topic(prefix: str, input_topic: str) -> str:
 def produce_checkpoint(
     producer: Producer, topic: str, partition: int, updates: Mapping[str, bytes | None],
     engine_state: bytes | None, source_offset: int,
+    engine_parts: Mapping[str, bytes | None] | None = None,
 ) -> int:
     """Queue one checkpoint's changelog records (no callbacks); returns how many."""
     headers: list[tuple[str, str | bytes | None]] = [(SOURCE_OFFSET_HEADER, str(source_offset).encode())]
     n = 0
     records = [(USER_PREFIX + u.encode(), v) for u, v in updates.items()]
+    if engine_parts:
+        records.extend((ENGINE_PART_PREFIX + name.encode(), v) for name, v in engine_parts.items())
     if engine_state is not None:
         records.append((ENGINE_KEY, engine_state))
     for key, value in records:
@@ -93,6 +100,7 @@ def restore_partition(
     consumer = Consumer(conf)
     updates: dict[str, bytes | None] = {}
     engine_state: bytes | None = None
+    engine_parts: dict[str, bytes | None] = {}
     newest = local
     try:
         consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
@@ -117,6 +125,8 @@ def restore_partition(
                 key = msg.key() or b""
                 if key == ENGINE_KEY:
                     engine_state = msg.value()
+                elif key.startswith(ENGINE_PART_PREFIX):
+                    engine_parts[META_ENGINE_PART + key[len(ENGINE_PART_PREFIX):].decode()] = msg.value()
                 elif key.startswith(USER_PREFIX):
                     updates[key[len(USER_PREFIX):].decode()] = msg.value()
                     if len(updates) >= apply_every:
@@ -129,7 +139,7 @@ def restore_partition(
     # every committed checkpoint wrote records up to its offset; one that changed nothing
     # wrote none, and the state is complete up to ``committed`` all the same
     newest = committed
-    meta = {META_SOURCE_OFFSET: str(newest).encode()}
+    meta: dict[str, bytes | None] = {META_SOURCE_OFFSET: str(newest).encode(), **engine_parts}
     if engine_state is not None:
         meta[META_ENGINE_STATE] = engine_state
     store.apply(updates, meta)

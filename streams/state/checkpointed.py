@@ -93,7 +93,7 @@ class CheckpointedStore:
         self.pending = {}
         return out
 
-    def apply_taken(self, encoded: Mapping[str, bytes | None], meta: Mapping[str, bytes]) -> None:
+    def apply_taken(self, encoded: Mapping[str, bytes | None], meta: Mapping[str, bytes | None]) -> None:
         """Write what :meth:`take_pending` returned (and ``meta``) to ``backing``: the
         checkpoint committed. The writes are read from there from now on."""
         self.backing.apply(encoded, meta, known=self._taken_presence)

@@ -22,14 +22,21 @@ class MemoryPartitionStore:
     def get_meta(self, name: str) -> bytes | None:
         return self._meta.get(name)
 
-    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes],
+    def meta_items(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        return iter(sorted((k, v) for k, v in self._meta.items() if k.startswith(prefix)))
+
+    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes | None],
               known: Mapping[str, bool] | None = None) -> None:
         for key, value in updates.items():
             if value is None:
                 self._data.pop(key, None)
             else:
                 self._data[key] = value
-        self._meta.update(meta)
+        for name, data in meta.items():
+            if data is None:
+                self._meta.pop(name, None)
+            else:
+                self._meta[name] = data
 
     def close(self) -> None:
         pass

@@ -11,10 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
+from models.engine.checkpoint import assemble_state
+
 #: Metadata: the input offset the stored state is complete up to (exclusive).
 META_SOURCE_OFFSET = "source_offset"
-#: Metadata: the engine's non-profile state (msgpack), as of ``source_offset``.
+#: Metadata: the engine's non-profile state (msgpack), as of ``source_offset``: the core
+#: of its checkpoint (models.engine.checkpoint), or all of it when written by an older release.
 META_ENGINE_STATE = "engine_state"
+#: Metadata name prefix of the engine's checkpoint parts (the part's name follows).
+META_ENGINE_PART = "engine_part:"
 
 
 class PartitionStore(Protocol):
@@ -28,11 +33,26 @@ class PartitionStore(Protocol):
 
     def get_meta(self, name: str) -> bytes | None: ...
 
-    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes],
+    def meta_items(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        """Metadata whose name starts with ``prefix``, in name order."""
+        ...
+
+    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes | None],
               known: Mapping[str, bool] | None = None) -> None:
-        """Write profiles (None deletes) and metadata atomically. ``known``: whether the
+        """Write profiles and metadata (None deletes either) atomically. ``known``: whether the
         store holds some of those users already (it keeps its count with it, instead of
         looking them up)."""
         ...
 
     def close(self) -> None: ...
+
+
+def engine_state_of(store: PartitionStore) -> tuple[bytes, bool] | None:
+    """The engine state ``store`` holds, as :meth:`models.engine.Engine.export_state` would
+    give it (its checkpoint's core and parts put together), and whether it came in parts
+    (False: written whole by an older release); None if the store holds none."""
+    core = store.get_meta(META_ENGINE_STATE)
+    if core is None:
+        return None
+    n = len(META_ENGINE_PART)
+    return assemble_state(core, ((name[n:], value) for name, value in store.meta_items(META_ENGINE_PART)))

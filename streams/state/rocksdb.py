@@ -114,7 +114,18 @@ class RocksPartitionStore:
         meta: bytes | None = self._db.get(_META + name.encode())
         return meta
 
-    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes],
+    def meta_items(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        start = _META + prefix.encode()
+        it = self._db.iter()
+        it.seek(start)
+        while it.valid():
+            key = it.key()
+            if not key.startswith(start):
+                break
+            yield key[len(_META):].decode(), it.value()
+            it.next()
+
+    def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes | None],
               known: Mapping[str, bool] | None = None) -> None:
         batch = WriteBatch(raw_mode=True)
         known = known or {}
@@ -133,7 +144,10 @@ class RocksPartitionStore:
                     self._count += 1
                 batch.put(key, value)
         for name, value in meta.items():
-            batch.put(_META + name.encode(), value)
+            if value is None:
+                batch.delete(_META + name.encode())
+            else:
+                batch.put(_META + name.encode(), value)
         self._db.write(batch)
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.settings import Settings
 from streams.state.changelog import restore_partition
 from streams.state.memory import MemoryPartitionStore
-from streams.state.partition import META_ENGINE_STATE
+from streams.state.partition import engine_state_of
 from streams.topics import compacted_config
 from tests.integration.conftest import unique_name
 
@@ -200,7 +200,8 @@ def assert_state_equals_reference(
         assert actual.keys() == expected.keys(), f"partition {p}: users differ"
         diff = [u for u in expected if expected[u] != actual[u]]
         assert not diff, f"partition {p}: {len(diff)} profiles differ, e.g. {diff[:3]}"
-        got_state = msgspec.msgpack.decode(stores[p].get_meta(META_ENGINE_STATE) or b"\xc0")
+        held = engine_state_of(stores[p])  # the checkpoint's core and latest parts
+        got_state = msgspec.msgpack.decode(held[0] if held is not None else b"\xc0")
         want_state = msgspec.msgpack.decode(engine.export_state())
         if got_state != want_state:
             diffs = sorted(k for k in want_state if got_state.get(k) != want_state[k])

@@ -60,7 +60,7 @@ from streams.generator import generate
 from streams.process import stop_process
 from streams.settings import Settings
 from streams.state.memory import MemoryPartitionStore
-from streams.state.partition import META_ENGINE_STATE, META_SOURCE_OFFSET
+from streams.state.partition import META_SOURCE_OFFSET
 from streams.state.rocksdb import RocksPartitionStore
 from tests.factories import at, event, raw
 from tests.integration.conftest import unique_name
@@ -358,8 +358,8 @@ def test_kill_9_three_times_exactly_once(
         try:
             assert rocks.get_meta(META_SOURCE_OFFSET) == str(final[p]).encode()
             local[p] = MemoryPartitionStore()
-            state = rocks.get_meta(META_ENGINE_STATE)
-            local[p].apply(dict(rocks.items()), {META_ENGINE_STATE: state} if state is not None else {})
+            state: dict[str, bytes | None] = dict(rocks.meta_items(""))  # offset, core, parts
+            local[p].apply(dict(rocks.items()), state)
         finally:
             rocks.close()
     assert_state_equals_reference(local, ref.engines)
