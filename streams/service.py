@@ -46,6 +46,7 @@ def build_data_plane(settings: Settings, rules: RuleSet) -> DataPlane:
         changelog_prefix=settings.changelog_topic_prefix,
         state_backend=settings.state_backend,
         state_dir=settings.state_dir,
+        state_max_age_s=settings.state_max_age_s,
         exactly_once=settings.processing_guarantee == "exactly_once",
         # stable per worker instance (pod name / host + port) so a restarted worker fences
         # its previous incarnation's open transaction

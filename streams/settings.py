@@ -273,6 +273,17 @@ class Settings(BaseSettings):
         default=Path("var/state"),
         description="Directory for local per-partition state stores (RocksDB).",
     )
+    state_max_age_s: float = Field(
+        default=43_200.0,
+        gt=0,
+        description=(
+            "A local state store whose offset last moved longer ago than this is deleted when "
+            "its partition is assigned, and the partition restored from the changelog alone. "
+            "The changelog keeps tombstones (erased users, dropped model parts) for a day "
+            "(`delete.retention.ms`); an older store could keep what they deleted, and bring "
+            "an erased user back. Keep it below the changelog's `delete.retention.ms`."
+        ),
+    )
     state_backend: Literal["rocksdb", "memory"] = Field(
         default="rocksdb",
         description=(

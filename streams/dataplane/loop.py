@@ -61,11 +61,13 @@ from streams.state.changelog import (
 from streams.state.checkpointed import CheckpointedStore
 from streams.state.memory import MemoryPartitionStore
 from streams.state.partition import (
+    META_CHECKPOINT_WALL_MS,
     META_ENGINE_PART,
     META_ENGINE_STATE,
     META_SOURCE_OFFSET,
     PartitionStore,
     engine_state_of,
+    stale_reason,
 )
 from streams.state.rocksdb import RocksPartitionStore
 
@@ -161,6 +163,9 @@ class DataPlaneConfig:
     state_backend: str = "memory"
     state_dir: Path = Path("var/state")
     checkpoint_interval_s: float = 1.0
+    #: A local store last checkpointed longer ago is deleted on assignment (see
+    #: streams.state.partition.stale_reason); below the changelog's tombstone retention.
+    state_max_age_s: float = 43_200.0
     exactly_once: bool = False
     transactional_id: str | None = None
     engine_config: EngineConfig = field(default_factory=EngineConfig)
@@ -272,7 +277,14 @@ class DataPlane:
     def _open_store(self, topic: str, partition: int) -> PartitionStore:
         if self.cfg.state_backend == "rocksdb":
             path = self.cfg.state_dir / self.cfg.group_id / f"{topic}-{partition}"
-            return RocksPartitionStore(path)
+            store = RocksPartitionStore(path)
+            reason = stale_reason(store, self.cfg.state_max_age_s, self.clock())
+            if reason is not None:
+                log.warning("local state of %s[%d] %s: deleted; the partition is restored from "
+                            "the changelog alone", topic, partition, reason)
+                store.destroy()
+                store = RocksPartitionStore(path)
+            return store
         return MemoryPartitionStore()
 
     def _on_assign(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
@@ -671,10 +683,12 @@ class DataPlane:
     def _apply_taken(self, consumer: Consumer, taken: TakenCheckpoint) -> None:
         """The checkpoint committed: write it to the local stores."""
         started = time.perf_counter()
+        wall_ms = str(int(self.clock() * 1000)).encode()
         for part in taken.parts.values():
             meta: dict[str, bytes | None] = {}
             if part.offset is not None:
                 meta[META_SOURCE_OFFSET] = str(part.offset).encode()
+                meta[META_CHECKPOINT_WALL_MS] = wall_ms
                 meta[META_ENGINE_STATE] = cast(bytes, part.state)
                 for name, value in part.parts.items():
                     meta[META_ENGINE_PART + name] = value

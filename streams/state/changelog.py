@@ -29,7 +29,13 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from streams.state.partition import META_ENGINE_PART, META_ENGINE_STATE, META_SOURCE_OFFSET, PartitionStore
+from streams.state.partition import (
+    META_CHECKPOINT_WALL_MS,
+    META_ENGINE_PART,
+    META_ENGINE_STATE,
+    META_SOURCE_OFFSET,
+    PartitionStore,
+)
 
 USER_PREFIX = b"u:"
 ENGINE_KEY = b"e:engine"
@@ -139,7 +145,10 @@ def restore_partition(
     # every committed checkpoint wrote records up to its offset; one that changed nothing
     # wrote none, and the state is complete up to ``committed`` all the same
     newest = committed
-    meta: dict[str, bytes | None] = {META_SOURCE_OFFSET: str(newest).encode(), **engine_parts}
+    # every record up to the committed offset is applied now: the store is current as of now
+    meta: dict[str, bytes | None] = {META_SOURCE_OFFSET: str(newest).encode(),
+                                     META_CHECKPOINT_WALL_MS: str(int(time.time() * 1000)).encode(),
+                                     **engine_parts}
     if engine_state is not None:
         meta[META_ENGINE_STATE] = engine_state
     store.apply(updates, meta)

@@ -20,6 +20,9 @@ META_SOURCE_OFFSET = "source_offset"
 META_ENGINE_STATE = "engine_state"
 #: Metadata name prefix of the engine's checkpoint parts (the part's name follows).
 META_ENGINE_PART = "engine_part:"
+#: Metadata: wall-clock time (ms) at which ``source_offset`` was last moved (a checkpoint
+#: or a restore written): the store holds every changelog record up to then.
+META_CHECKPOINT_WALL_MS = "checkpoint_wall_ms"
 
 
 class PartitionStore(Protocol):
@@ -56,3 +59,23 @@ def engine_state_of(store: PartitionStore) -> tuple[bytes, bool] | None:
         return None
     n = len(META_ENGINE_PART)
     return assemble_state(core, ((name[n:], value) for name, value in store.meta_items(META_ENGINE_PART)))
+
+
+def stale_reason(store: PartitionStore, max_age_s: float, now_s: float) -> str | None:
+    """Why ``store`` is too old to restore on top of, or None when it is not.
+
+    The changelog keeps a tombstone (an erased user, a dropped model part) only for its
+    ``delete.retention.ms`` after compaction; a store whose offset last moved longer ago
+    than that may hold what such a tombstone deleted, and a restore would never see the
+    tombstone. So a store last checkpointed more than ``max_age_s`` ago (below the
+    retention), or holding an offset with no checkpoint time (an older release), is not
+    used: the partition is restored from the changelog alone. An empty store is fine."""
+    if store.get_meta(META_SOURCE_OFFSET) is None:
+        return None
+    wall = store.get_meta(META_CHECKPOINT_WALL_MS)
+    if wall is None:
+        return "holds no checkpoint time (written by an older release)"
+    age = now_s - int(wall) / 1000.0
+    if age > max_age_s:
+        return f"was last checkpointed {age / 3600:.1f} h ago (more than {max_age_s / 3600:.1f} h)"
+    return None

@@ -24,6 +24,7 @@ of 2.2 KB).
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -98,13 +99,18 @@ class RocksPartitionStore:
         return value
 
     def items(self) -> Iterator[tuple[str, bytes]]:
+        return self._scan(_USER, len(_USER))
+
+    def _scan(self, start: bytes, strip: int) -> Iterator[tuple[str, bytes]]:
+        """The entries whose key starts with ``start``, in key order, the key's first
+        ``strip`` bytes left off."""
         it = self._db.iter()
-        it.seek(_USER)
+        it.seek(start)
         while it.valid():
             key = it.key()
-            if not key.startswith(_USER):
+            if not key.startswith(start):
                 break
-            yield key[len(_USER):].decode(), it.value()
+            yield key[strip:].decode(), it.value()
             it.next()
 
     def count(self) -> int:
@@ -115,15 +121,7 @@ class RocksPartitionStore:
         return meta
 
     def meta_items(self, prefix: str) -> Iterator[tuple[str, bytes]]:
-        start = _META + prefix.encode()
-        it = self._db.iter()
-        it.seek(start)
-        while it.valid():
-            key = it.key()
-            if not key.startswith(start):
-                break
-            yield key[len(_META):].decode(), it.value()
-            it.next()
+        return self._scan(_META + prefix.encode(), len(_META))
 
     def apply(self, updates: Mapping[str, bytes | None], meta: Mapping[str, bytes | None],
               known: Mapping[str, bool] | None = None) -> None:
@@ -149,6 +147,12 @@ class RocksPartitionStore:
             else:
                 batch.put(_META + name.encode(), value)
         self._db.write(batch)
+
+    def destroy(self) -> None:
+        """Close the store and delete its files."""
+        self._db.close()
+        Rdict.destroy(str(self.path))
+        shutil.rmtree(self.path, ignore_errors=True)
 
     def close(self) -> None:
         self._db.flush(wait=True)  # no WAL: the memtables reach disk here, or are restored

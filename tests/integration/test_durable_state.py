@@ -15,6 +15,8 @@ from streams.commands.produce import iter_jsonl
 from streams.dataplane.loop import DataPlane
 from streams.generator import generate
 from streams.process import stop_process
+from streams.state.partition import META_CHECKPOINT_WALL_MS
+from streams.state.rocksdb import RocksPartitionStore
 from tests.factories import at, event, purchase, raw
 from tests.integration.conftest import unique_name
 from tests.integration.planes import (
@@ -110,6 +112,39 @@ def test_rocksdb_restart_reads_only_the_missing_tail(
         assert second.lookup("u7") is not None
     # the local store was at the committed offset: nothing needed from the changelog
     assert second.restored_records == 0
+    assert_state_equals_reference(restored_state(broker_settings, topics, group),
+                                  reference_replay(broker_settings, topics, RULES).engines)
+
+
+def test_a_stale_local_store_is_not_restored_on_top_of(
+    tmp_path: Path, topic_factory, broker_settings, producer_factory
+):
+    topics = make_topics(topic_factory, partitions=2)
+    group = unique_name("g")
+    records = [raw(event("page_view", f"u{i % 40}", at(i / 100))) for i in range(600)]
+    produce(producer_factory, topics.input, records)
+    cfg = plane_config(topics, broker_settings, group, state_backend="rocksdb", state_dir=tmp_path)
+    with running(DataPlane(cfg, RULES)):
+        wait_for(lambda: all_committed(broker_settings, topics, group, len(records)), 60, "committed")
+    paths = [tmp_path / group / f"{topics.input}-{p}" for p in range(2)]
+    two_days_ago = str(int((time.time() - 2 * 86400) * 1000)).encode()
+    for path in paths:  # as if the worker had been away for two days
+        store = RocksPartitionStore(path)
+        assert store.get_meta(META_CHECKPOINT_WALL_MS) is not None, "checkpoints stamp their time"
+        store.apply({}, {META_CHECKPOINT_WALL_MS: two_days_ago})
+        store.close()
+    again = DataPlane(cfg, RULES)
+    with running(again):
+        wait_for(lambda: again.ready and len(again.partitions) == 2, 30, "restart ready")
+        assert again.lookup("u7") is not None
+    # deleted and restored from the changelog in full, not just its tail (which is empty)
+    assert again.restored_records > 0
+    for path in paths:
+        store = RocksPartitionStore(path)
+        try:
+            assert int(store.get_meta(META_CHECKPOINT_WALL_MS) or b"0") > int(two_days_ago)
+        finally:
+            store.close()
     assert_state_equals_reference(restored_state(broker_settings, topics, group),
                                   reference_replay(broker_settings, topics, RULES).engines)
 
