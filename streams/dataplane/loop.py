@@ -641,6 +641,7 @@ class DataPlane:
                 self._begin()
                 produce_checkpoint(self.producer, rt.changelog[0], rt.changelog[1], updates,
                                    state, offset, parts)
+                metrics.record_checkpoint_bytes(updates, state, parts)
             elif rt.changelog is not None and updates:
                 # profile changes with no new input (a rules swap, time passing on an idle
                 # partition): stamped with the offset the store already holds, so a restore

@@ -128,6 +128,12 @@ def test_worker_metrics_after_a_small_load(
         m, "personalizer_event_processing_seconds_count")
     assert total(m, "personalizer_in_worker_latency_seconds_sum") >= total(
         m, "personalizer_event_processing_seconds_sum")
+    # every partition checkpoint with new input observed once per kind; profiles changed
+    checkpoints = total(m, "personalizer_checkpoint_bytes_count", kind="profiles")
+    assert checkpoints > 0
+    assert total(m, "personalizer_checkpoint_bytes_count", kind="engine_core") == checkpoints
+    assert total(m, "personalizer_checkpoint_bytes_sum", kind="profiles") > 0
+    assert total(m, "personalizer_checkpoint_bytes_sum", kind="engine_core") > 0
     # outputs
     assert total(m, "personalizer_decisions_total") > 0
     assert {s["kind"] for s in series(m, "personalizer_decisions_total")} <= {

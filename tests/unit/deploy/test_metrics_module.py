@@ -35,7 +35,7 @@ def test_names_follow_the_naming_guide() -> None:
         name = c._name  # type: ignore[attr-defined]
         assert re.fullmatch(r"personalizer_[a-z0-9_]+", name), attr
         if isinstance(c, Histogram):
-            assert name.endswith(("_seconds", "_records")), f"{name}: histograms carry a base unit"
+            assert name.endswith(("_seconds", "_records", "_bytes")), f"{name}: histograms carry a base unit"
         if isinstance(c, Gauge | Histogram):
             assert not name.endswith("_total"), name
         assert not re.search(r"_(ms|milliseconds|minutes|bytes_kb)$", name), f"{name}: not a base unit"
@@ -55,7 +55,8 @@ def test_existing_metric_names_are_kept() -> None:
                  "personalizer_decisions_total", "personalizer_segment_transitions_total",
                  "personalizer_batch_duration_seconds_bucket", "personalizer_batch_records_count",
                  "personalizer_event_to_decision_seconds_sum", "personalizer_in_worker_latency_seconds_count",
-                 "personalizer_checkpoint_duration_seconds_count", "personalizer_assigned_partitions",
+                 "personalizer_checkpoint_duration_seconds_count", "personalizer_checkpoint_bytes_count",
+                 "personalizer_assigned_partitions",
                  "personalizer_rebalances_total", "personalizer_state_users", "personalizer_ready",
                  "personalizer_build_info"):
         assert name in names, name
