@@ -9,11 +9,13 @@ import threading
 from typing import Any
 
 import mode
+from confluent_kafka import KafkaException
 
 from models.compiled import describe_build
 from models.segments import DEFAULT_RULES_PATH, RuleSet, load_rules
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.settings import ConfigError, Settings
+from streams.topics import changelog_topic, tombstone_retention_problems
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,22 @@ log = logging.getLogger(__name__)
 def check_supported(settings: Settings) -> None:
     """Refuse settings this release does not honour yet, instead of ignoring them."""
     problems: list[str] = []  # every setting is honoured in this release
+    if problems:
+        raise ConfigError(problems)
+
+
+def check_tombstone_retention(settings: Settings) -> None:
+    """Refuse to start when a changelog drops tombstones before a local RocksDB store
+    counts as too old to restore on top of (see ``tombstone_retention_problems``). When the
+    broker does not answer yet, say so and go on: the data plane waits for it anyway."""
+    if settings.state_backend != "rocksdb":
+        return  # memory stores are restored from the changelog alone, every time
+    changelogs = [changelog_topic(settings, topic) for topic in settings.input_topics]
+    try:
+        problems = tombstone_retention_problems(settings.admin_config(), changelogs, settings.state_max_age_s)
+    except KafkaException as exc:
+        log.warning("could not check the changelogs' tombstone retention (%s): not checked", exc)
+        return
     if problems:
         raise ConfigError(problems)
 
@@ -73,6 +91,7 @@ class DataPlaneService(mode.Service):
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, check_tombstone_retention, self.settings)
         rules = load_worker_rules(self.settings)
         self.plane = build_data_plane(self.settings, rules)
         self._thread = threading.Thread(target=self._run, name="data-plane", daemon=True)

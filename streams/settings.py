@@ -281,7 +281,8 @@ class Settings(BaseSettings):
             "its partition is assigned, and the partition restored from the changelog alone. "
             "The changelog keeps tombstones (erased users, dropped model parts) for a day "
             "(`delete.retention.ms`); an older store could keep what they deleted, and bring "
-            "an erased user back. Keep it below the changelog's `delete.retention.ms`."
+            "an erased user back. Keep it below the changelog's `delete.retention.ms`: a worker "
+            "with RocksDB state refuses to start otherwise."
         ),
     )
     state_backend: Literal["rocksdb", "memory"] = Field(

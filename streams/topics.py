@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from streams.settings import Settings
 
@@ -31,6 +31,7 @@ __all__ = [
     "compacted_config",
     "delete_config",
     "ensure_topics",
+    "tombstone_retention_problems",
     "topic_specs",
 ]
 
@@ -237,3 +238,33 @@ def ensure_topics(
         time.sleep(0.1)
     log.info("created topics %s on %s", ", ".join(created), bootstrap)
     return created
+
+
+def tombstone_retention_problems(
+    admin_config: Mapping[str, Any], changelogs: Iterable[str], max_age_s: float, timeout: float = 5.0
+) -> list[str]:
+    """One line per changelog topic that drops tombstones (``delete.retention.ms``) before
+    a local state store counts as too old to restore on top of
+    (``PERSONALIZER_STATE_MAX_AGE_S``): a worker could then restore a store that missed an
+    erasure whose tombstone is gone, and bring the user back. Topics that do not exist
+    yet are skipped (they get :func:`compacted_config`'s retention when created).
+
+    Raises :class:`KafkaException` when the broker does not answer."""
+    names = sorted(set(changelogs))
+    admin = AdminClient(dict(admin_config))
+    existing = admin.list_topics(timeout=timeout).topics
+    resources = [ConfigResource("topic", name) for name in names if name in existing]
+    if not resources:
+        return []
+    problems = []
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout).items():
+        entry = future.result(timeout=timeout).get("delete.retention.ms")
+        retention_ms = int(entry.value) if entry is not None and entry.value is not None else None
+        if retention_ms is not None and retention_ms <= max_age_s * 1000:
+            problems.append(
+                f"PERSONALIZER_STATE_MAX_AGE_S: {max_age_s:g} s is not below the tombstone "
+                f"retention of {resource.name} (delete.retention.ms {retention_ms} = "
+                f"{retention_ms / 1000:g} s); a local store that old could bring back an erased "
+                "user. Lower it, or raise the topic's delete.retention.ms."
+            )
+    return problems

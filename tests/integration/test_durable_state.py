@@ -15,8 +15,11 @@ from streams.commands.produce import iter_jsonl
 from streams.dataplane.loop import DataPlane
 from streams.generator import generate
 from streams.process import stop_process
+from streams.service import check_tombstone_retention
+from streams.settings import ConfigError, Settings
 from streams.state.partition import META_CHECKPOINT_WALL_MS
 from streams.state.rocksdb import RocksPartitionStore
+from streams.topics import changelog_topic, compacted_config
 from tests.factories import at, event, purchase, raw
 from tests.integration.conftest import unique_name
 from tests.integration.planes import (
@@ -213,3 +216,22 @@ def test_kill_9_three_times_loses_nothing_and_duplicates_are_identical(
     ref = reference_replay(broker_settings, topics, RULES)
     assert_decisions_equal_reference(broker_settings, topics, ref)
     assert_state_equals_reference(restored_state(broker_settings, topics, group), ref.engines)
+
+
+def test_worker_refuses_a_changelog_that_drops_tombstones_before_stores_count_as_stale(
+    topic_factory, broker_settings
+):
+    def settings(input_topic: str, **overrides: object) -> Settings:
+        return Settings(bootstrap_servers=broker_settings.bootstrap_servers, input_topics=[input_topic],
+                        _env_file=None, **overrides)  # type: ignore[call-arg]
+
+    short, default = unique_name("short"), unique_name("default")
+    topic_factory(name=changelog_topic(broker_settings, short),
+                  config={**compacted_config(), "delete.retention.ms": str(3600 * 1000)})
+    topic_factory(name=changelog_topic(broker_settings, default), config=compacted_config())
+    with pytest.raises(ConfigError, match=r"delete.retention.ms 3600000"):
+        check_tombstone_retention(settings(short))  # stores count as stale after 12 h only
+    check_tombstone_retention(settings(short, state_max_age_s=1800))  # below the hour: fine
+    check_tombstone_retention(settings(short, state_backend="memory"))  # no local store kept
+    check_tombstone_retention(settings(default))  # a day of tombstones against 12 h
+    check_tombstone_retention(settings(unique_name("none")))  # no changelog yet: created right
