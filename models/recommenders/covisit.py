@@ -46,9 +46,10 @@ class CoVisitation:
         # date as weights grow), and the shares last read (until its weights change)
         self._order: dict[str, list[str]] = {}
         self._top: dict[str, tuple[int, list[tuple[str, float]]]] = {}
-        #: Items whose list changed (or was dropped) since the last take_changes; every
-        #: item after a rescale. ``_seq``: the last sequence number given to a list.
-        self._dirty: set[str] = set()
+        #: Items whose list changed (or was dropped) since the last take_changes, in the
+        #: order of their last change (as ``_nbrs``: a take need not walk the whole table);
+        #: every item after a rescale. ``_seq``: the last sequence number given to a list.
+        self._dirty: dict[str, None] = {}
         self._all_dirty = True
         self._seq = 0
 
@@ -65,7 +66,10 @@ class CoVisitation:
 
     def _add(self, a: str, b: str, g: float) -> None:
         self._top.pop(a, None)
-        self._dirty.add(a)
+        dirty = self._dirty
+        if a in dirty:
+            del dirty[a]  # re-insert: the same order as _nbrs
+        dirty[a] = None
         nb = self._nbrs.pop(a, None)  # re-insert: dict order is update recency
         if nb is None:
             nb = {}
@@ -85,7 +89,7 @@ class CoVisitation:
         while len(self._nbrs) > self.max_items:
             gone = next(iter(self._nbrs))
             del self._nbrs[gone]
-            self._dirty.add(gone)
+            self._dirty[gone] = None
             self._order.pop(gone, None)
             self._top.pop(gone, None)
 
@@ -141,7 +145,7 @@ class CoVisitation:
         self._order.clear()
         self._top.clear()
         if self._nbrs.pop(item_id, None) is not None:
-            self._dirty.add(item_id)
+            self._dirty[item_id] = None
         for nb in self._nbrs.values():
             nb.pop(item_id, None)
         # lists changed where they stand, not moved to the end of the update order: only
@@ -155,23 +159,30 @@ class CoVisitation:
         lists dropped meanwhile. What was taken counts as unchanged from now on (see
         :meth:`return_changes`)."""
         out: dict[str, Part | None] = {}
-        dirty = self._dirty
+        nbrs = self._nbrs
         seq = self._seq
-        for item, nb in self._nbrs.items():
-            if self._all_dirty or item in dirty:
+        if self._all_dirty:
+            for item, nb in nbrs.items():
                 seq += 1
                 out[item] = (seq, nb)
-        for item in sorted(dirty):
-            if item not in self._nbrs:
+        for item in self._dirty:  # in the order of _nbrs (see _add)
+            changed = nbrs.get(item)
+            if changed is None:
                 out[item] = None
+            elif not self._all_dirty:
+                seq += 1
+                out[item] = (seq, changed)
         self._seq = seq
-        self._dirty = set()
+        self._dirty = {}
         self._all_dirty = False
         return out
 
     def return_changes(self, items: Iterable[str]) -> None:
-        """Lists taken by a checkpoint that did not commit: taken again by the next one."""
-        self._dirty.update(items)
+        """Lists taken by a checkpoint that did not commit (``items`` in the order taken):
+        taken again by the next one. They changed before every list changed since, so they
+        go first, as they stand in ``_nbrs``."""
+        dirty = self._dirty
+        self._dirty = {**{item: None for item in items if item not in dirty}, **dirty}
 
     def __len__(self) -> int:
         return len(self._nbrs)
@@ -191,7 +202,7 @@ class CoVisitation:
         self._order = {}
         self._top = {}
         self._seq = state.seq
-        self._dirty = set()
+        self._dirty = {}
         self._all_dirty = changed
 
 

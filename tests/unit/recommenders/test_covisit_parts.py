@@ -20,12 +20,13 @@ step = st.one_of(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(step, max_size=80))
 def test_latest_parts_rebuild_the_table(steps: list[tuple]) -> None:
     cv = CoVisitation(half_life_days=7.0, max_items=6, max_neighbors=2)
     store: dict[str, Part] = {}  # what a compacted changelog / partition store keeps
     day = 0.0
+    failed: dict[str, Part | None] | None = None
     for s in steps:
         if s[0] == "pair":
             _, a, b, w, dt = s
@@ -37,10 +38,13 @@ def test_latest_parts_rebuild_the_table(steps: list[tuple]) -> None:
         elif s[0] == "forget":
             cv.forget_item(s[1])
         else:
+            if failed is not None:  # the loop learns of a failed commit later, after more events
+                cv.return_changes(failed)
+                failed = None
             # encode at once, as the engine does: the lists are the live ones
             taken = {k: (v[0], dict(v[1])) if v is not None else None for k, v in cv.take_changes().items()}
             if s[1]:
-                cv.return_changes(taken)
+                failed = taken
                 continue
             for item, part in taken.items():
                 if part is None:
