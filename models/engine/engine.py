@@ -287,13 +287,17 @@ class Engine:
     def export_state(self) -> bytes:
         """Everything this engine learned besides the profiles, as msgpack (no pickle:
         this goes to a changelog topic). Profiles are checkpointed by the store."""
-        return msgspec.msgpack.encode(EngineState(
+        return msgspec.msgpack.encode(self._state(covisit_lists=True))
+
+    def _state(self, covisit_lists: bool) -> EngineState:
+        """The learned state, with or without the co-visitation lists themselves."""
+        return EngineState(
             watermark=self.watermark, popularity=self.popularity.to_state(),
             segmenter=self.segmenter.to_state(), trending=self.trending.to_state(),
             steady=self.steady.to_state(),
-            covisit=self.covisit.to_state(), ranker=self.ranker.to_state(),
+            covisit=self.covisit.to_state(lists=covisit_lists), ranker=self.ranker.to_state(),
             offers=self.offers.to_state(),
-        ))
+        )
 
     def export_checkpoint(self) -> tuple[bytes, dict[str, bytes | None]]:
         """What a checkpoint writes besides the profiles: the state of
@@ -306,14 +310,7 @@ class Engine:
         parts: dict[str, bytes | None] = {}
         for item, part in self.covisit.take_changes().items():  # first: the core holds its seq
             parts[COVISIT_PART + item] = None if part is None else encode(part)
-        core = msgspec.msgpack.encode(EngineState(
-            watermark=self.watermark, popularity=self.popularity.to_state(),
-            segmenter=self.segmenter.to_state(), trending=self.trending.to_state(),
-            steady=self.steady.to_state(),
-            covisit=self.covisit.to_state(lists=False), ranker=self.ranker.to_state(),
-            offers=self.offers.to_state(),
-        ))
-        return core, parts
+        return msgspec.msgpack.encode(self._state(covisit_lists=False)), parts
 
     def return_checkpoint(self, part_names: Iterable[str]) -> None:
         """The parts of a checkpoint that did not commit: the next one takes them again."""
