@@ -68,6 +68,7 @@ from streams.state.partition import (
     PartitionStore,
     engine_state_of,
     stale_reason,
+    wall_stamp,
 )
 from streams.state.rocksdb import RocksPartitionStore
 
@@ -684,7 +685,7 @@ class DataPlane:
     def _apply_taken(self, consumer: Consumer, taken: TakenCheckpoint) -> None:
         """The checkpoint committed: write it to the local stores."""
         started = time.perf_counter()
-        wall_ms = str(int(self.clock() * 1000)).encode()
+        wall_ms = wall_stamp(self.clock())
         for part in taken.parts.values():
             meta: dict[str, bytes | None] = {}
             if part.offset is not None:

@@ -35,6 +35,7 @@ from streams.state.partition import (
     META_ENGINE_STATE,
     META_SOURCE_OFFSET,
     PartitionStore,
+    wall_stamp,
 )
 
 USER_PREFIX = b"u:"
@@ -147,7 +148,7 @@ def restore_partition(
     newest = committed
     # every record up to the committed offset is applied now: the store is current as of now
     meta: dict[str, bytes | None] = {META_SOURCE_OFFSET: str(newest).encode(),
-                                     META_CHECKPOINT_WALL_MS: str(int(time.time() * 1000)).encode(),
+                                     META_CHECKPOINT_WALL_MS: wall_stamp(time.time()),
                                      **engine_parts}
     if engine_state is not None:
         meta[META_ENGINE_STATE] = engine_state

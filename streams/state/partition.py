@@ -61,6 +61,11 @@ def engine_state_of(store: PartitionStore) -> tuple[bytes, bool] | None:
     return assemble_state(core, ((name[n:], value) for name, value in store.meta_items(META_ENGINE_PART)))
 
 
+def wall_stamp(now_s: float) -> bytes:
+    """The value of :data:`META_CHECKPOINT_WALL_MS` for a store current at ``now_s``."""
+    return str(int(now_s * 1000)).encode()
+
+
 def stale_reason(store: PartitionStore, max_age_s: float, now_s: float) -> str | None:
     """Why ``store`` is too old to restore on top of, or None when it is not.
 

@@ -17,7 +17,7 @@ from streams.generator import generate
 from streams.process import stop_process
 from streams.service import check_tombstone_retention
 from streams.settings import ConfigError, Settings
-from streams.state.partition import META_CHECKPOINT_WALL_MS
+from streams.state.partition import META_CHECKPOINT_WALL_MS, wall_stamp
 from streams.state.rocksdb import RocksPartitionStore
 from streams.topics import changelog_topic, compacted_config
 from tests.factories import at, event, purchase, raw
@@ -130,7 +130,7 @@ def test_a_stale_local_store_is_not_restored_on_top_of(
     with running(DataPlane(cfg, RULES)):
         wait_for(lambda: all_committed(broker_settings, topics, group, len(records)), 60, "committed")
     paths = [tmp_path / group / f"{topics.input}-{p}" for p in range(2)]
-    two_days_ago = str(int((time.time() - 2 * 86400) * 1000)).encode()
+    two_days_ago = wall_stamp(time.time() - 2 * 86400)
     for path in paths:  # as if the worker had been away for two days
         store = RocksPartitionStore(path)
         assert store.get_meta(META_CHECKPOINT_WALL_MS) is not None, "checkpoints stamp their time"

@@ -9,7 +9,7 @@ from pathlib import Path
 from models.segments import DEFAULT_RULES_PATH, load_rules
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.state.memory import MemoryPartitionStore
-from streams.state.partition import META_CHECKPOINT_WALL_MS, META_SOURCE_OFFSET, stale_reason
+from streams.state.partition import META_CHECKPOINT_WALL_MS, META_SOURCE_OFFSET, stale_reason, wall_stamp
 from streams.state.rocksdb import RocksPartitionStore
 
 NOW = 1_800_000_000.0
@@ -22,7 +22,7 @@ def _store(offset: bytes | None, wall_s: float | None) -> MemoryPartitionStore:
     if offset is not None:
         meta[META_SOURCE_OFFSET] = offset
     if wall_s is not None:
-        meta[META_CHECKPOINT_WALL_MS] = str(int(wall_s * 1000)).encode()
+        meta[META_CHECKPOINT_WALL_MS] = wall_stamp(wall_s)
     s.apply({"u1": b"p"}, meta)
     return s
 
@@ -50,7 +50,7 @@ def test_worker_opens_a_recent_store_and_deletes_a_stale_one(tmp_path: Path) -> 
     for partition, age in ((0, 1 * HOUR), (1, 30 * HOUR)):
         store = RocksPartitionStore(tmp_path / "g" / f"t-{partition}")
         store.apply({"erased-long-ago": b"profile"}, {
-            META_SOURCE_OFFSET: b"42", META_CHECKPOINT_WALL_MS: str(int((NOW - age) * 1000)).encode()})
+            META_SOURCE_OFFSET: b"42", META_CHECKPOINT_WALL_MS: wall_stamp(NOW - age)})
         store.close()
     recent = plane._open_store("t", 0)
     stale = plane._open_store("t", 1)
