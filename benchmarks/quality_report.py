@@ -26,6 +26,7 @@ from models.simulation.metrics import adjusted_rand_index, median
 from models.simulation.prequential import prequential_hit_rate
 from schemas.decode import Rejection, decode_event
 from streams.generator import generate, truth_path
+from streams.generator.oracle import load_oracle
 
 
 def _ts(s: str) -> float:
@@ -106,11 +107,24 @@ def segment_quality(lines: list[bytes], truth_file: Path, config: EngineConfig) 
     return res
 
 
-def rec_quality(raws: list[bytes], config: EngineConfig) -> dict[str, Any]:
+def rec_quality(raws: list[bytes], config: EngineConfig, truth_file: Path | None = None) -> dict[str, Any]:
+    """Prequential hit-rate@10 and lift; with the generator's ``truth_file``, also the
+    ceiling: the oracle that knows each user's true group and bought items
+    (:mod:`streams.generator.oracle`), and the group alone."""
     evs = [e for e in map(decode_event, raws) if not isinstance(e, Rejection)]
-    r = prequential_hit_rate(Engine(load_rules(DEFAULT_RULES_PATH), config), evs)
-    return {"purchases_scored": r.purchases, "hit_rate_at_10": round(r.model, 4),
-            "popularity_hit_rate_at_10": round(r.baseline, 4), "lift": round(r.lift, 3)}
+    others = {}
+    if truth_file is not None:
+        others = {"oracle": load_oracle(truth_file),
+                  "oracle_group_only": load_oracle(truth_file, buy_again=False)}
+    r = prequential_hit_rate(Engine(load_rules(DEFAULT_RULES_PATH), config), evs, others=others)
+    res = {"purchases_scored": r.purchases, "hit_rate_at_10": round(r.model, 4),
+           "popularity_hit_rate_at_10": round(r.baseline, 4), "lift": round(r.lift, 3)}
+    for name in others:
+        res[f"{name}_hit_rate_at_10"] = round(r.other(name), 4)
+        res[f"{name}_lift"] = round(r.other(name) / r.baseline, 3) if r.baseline else None
+    if others:
+        res["share_of_oracle_hit_rate"] = round(r.model / r.other("oracle"), 3) if r.other("oracle") else None
+    return res
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -126,7 +140,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "final latent group; latency = user's events from shift to first move into the "
                     "segment whose majority (unshifted users) is the new group (inf if never); "
                     "a reverted flip = a move later undone by the opposite move",
-        "recommendations": "prequential, see models/simulation/prequential.py; rebuy_after_days=0",
+        "recommendations": "prequential, see models/simulation/prequential.py; rebuy_after_days=0; "
+                           "oracle = true current taste group + the generator's buy-again memory "
+                           "(streams/generator/oracle.py): the most a model can know at session start",
     }}
     with tempfile.TemporaryDirectory() as tmp:
         gen = Path(tmp) / "gen.jsonl"
@@ -135,7 +151,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["segments"] = segment_quality(
             lines, truth_path(gen), EngineConfig(seed=args.seed, behavioural_segments=True, policy="hybrid"))
         report["recommendations_generator"] = rec_quality(
-            lines, EngineConfig(rebuy_after_days=0.0, behavioural_segments=True, policy="hybrid"))
+            lines, EngineConfig(rebuy_after_days=0.0, behavioural_segments=True, policy="hybrid"),
+            truth_path(gen))
     from streams.sources.online_retail import load_online_retail
 
     retail, _ = load_online_retail(args.retail)
