@@ -23,6 +23,7 @@ moves (and all scores are rescaled) only when the exponent grows large.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, bisect_right
 from collections.abc import Container, Sequence
 
 from models.recommenders.decay import forward_gain
@@ -45,6 +46,9 @@ class SegmentPopularity:
         self._category: dict[str, str | None] = {}
         self._top: dict[str, list[str]] = {}
         self._top_set: dict[str, set[str]] = {}
+        #: Per segment, minus the scores of its top list, in list order (ascending), so an
+        #: item's place is found by bisection, not by a scan of the list; derived, not state.
+        self._neg: dict[str, list[float]] = {}
         self._cat_totals: dict[str, dict[str, float]] = {}
         #: Sorted segment ids, derived (None: to rebuild); not state.
         self._segment_ids: list[str] | None = None
@@ -60,6 +64,8 @@ class SegmentPopularity:
             for cats in self._cat_totals.values():
                 for cat in cats:
                     cats[cat] *= factor
+            for seg, scores in self._scores.items():
+                self._neg[seg] = [-scores[item] for item in self._top[seg]]
         return gain
 
     def learn_one(
@@ -76,31 +82,41 @@ class SegmentPopularity:
                 self._segment_ids = None
                 self._top[seg] = []
                 self._top_set[seg] = set()
-            score = scores[item_id] = scores.get(item_id, 0.0) + gain
+                self._neg[seg] = []
+            old = scores.get(item_id, 0.0)
+            score = scores[item_id] = old + gain
             self._totals[seg] = self._totals.get(seg, 0.0) + gain
             if category is not None:
                 cats = self._cat_totals.get(seg)
                 if cats is None:
                     cats = self._cat_totals[seg] = {}
                 cats[category] = cats.get(category, 0.0) + gain
-            top, top_set = self._top[seg], self._top_set[seg]
+            top, top_set, neg = self._top[seg], self._top_set[seg], self._neg[seg]
+            # the list is sorted by score, best first; ties in the order items reached the
+            # score: an item moves up past strictly lower scores only
             if item_id in top_set:
-                i = top.index(item_id)
+                i = bisect_left(neg, -old)
+                while top[i] != item_id:  # past the items that tie with its old score
+                    i += 1
+                j = bisect_right(neg, -score, 0, i)
+                if j == i:
+                    neg[i] = -score
+                    j = -1
+                else:
+                    del top[i], neg[i]
             elif len(top) < self.cache_size:
                 top_set.add(item_id)
-                top.append(item_id)
-                i = len(top) - 1
+                j = bisect_right(neg, -score)
             elif score > scores[top[-1]]:  # it passed the last entry: it takes its place
-                top_set.discard(top[-1])
+                top_set.discard(top.pop())
+                neg.pop()
                 top_set.add(item_id)
-                i = len(top) - 1
-                top[i] = item_id
+                j = bisect_right(neg, -score)
             else:
-                i = 0
-            while i > 0 and scores[top[i - 1]] < score:  # move up past lower scores
-                top[i] = top[i - 1]
-                i -= 1
-                top[i] = item_id
+                j = -1
+            if j >= 0:
+                top.insert(j, item_id)
+                neg.insert(j, -score)
             if len(scores) > 2 * self.max_items:
                 self._prune(seg)
 
@@ -124,6 +140,7 @@ class SegmentPopularity:
         top = heapq.nlargest(self.cache_size, scores, key=scores.__getitem__)
         self._top[seg] = top
         self._top_set[seg] = set(top)
+        self._neg[seg] = [-scores[item] for item in top]
 
     def top(
         self, segment: str, k: int, exclude: Container[str] = ()
@@ -169,6 +186,8 @@ class SegmentPopularity:
         for seg in self._scores:
             if not state.exact or seg not in self._top:
                 self._rebuild(seg)
+        self._neg = {seg: [-scores[item] for item in self._top[seg]]
+                     for seg, scores in self._scores.items()}
 
     def ranking(self, segment: str) -> list[str]:
         """The segment's best items, best first (the :meth:`top` order; a read-only view,
