@@ -18,6 +18,11 @@ Four things move with time alone:
 Not scheduled (re-evaluated on the user's next event only): clocks and affinities
 compared with a non-constant.
 
+A clock crossing is due ``EPSILON_SECONDS`` (1 s) after the threshold itself, so a rule
+that changes at the threshold (``>=``, ``<``) or just after it (``>``, ``<=``, ``==``)
+has changed by its due time: such a change is emitted up to one second late. Window
+boundaries are exact (midnight UTC).
+
 >>> from models.segments.parser import parse_expression
 >>> rule = parse_expression("count(purchase, 60d) >= 1 and days_since(purchase) > 30")
 >>> timers = collect_timers([rule])
