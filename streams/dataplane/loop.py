@@ -12,14 +12,21 @@ Checkpoint order, at-least-once (tested in tests/integration/test_durable_state.
    each tagged with the input offset this checkpoint commits;
 3. wait until the producer has every record queued so far acknowledged, none failed;
 4. commit the input offsets;
-5. write the same profiles and the offset to the local partition store in one batch.
+5. write the same profiles and the offset to the local partition store in one batch
+   (when the loop is next idle, before the partition's next checkpoint at the latest).
 
 Steps 3-5 do not stop the loop: it goes on consuming and processing while the records
-are in flight, and at each turn checks whether the producer's queue is empty (steps
-4-5 then run); the next checkpoint waits for it (``flush``) if it has not happened yet,
-so one checkpoint at most is in flight. At-least-once checkpoints take one partition at
-a time in turn, each partition once per ``checkpoint_interval_s``: the loop stops for
-one partition's share of the work, a few milliseconds, not all of it at once.
+are in flight, and whenever its input queue is empty checks whether the producer's queue
+is too (steps 4-5 then run). At-least-once checkpoints take one partition at a time in
+turn, each partition once per ``checkpoint_interval_s``: the loop stops for one
+partition's share of the work, not all of it at once. A partition taken while another's
+checkpoint is still in flight joins it (one flush, one commit for both); a partition's
+next take waits for its last one (``flush``), so each has one checkpoint in flight at
+most, and under steady traffic (the producer's queue is never empty) the loop waits for a
+flush about once per ``checkpoint_interval_s``, not once per partition. While the input
+queue is empty, the loop writes committed checkpoints to the local stores and encodes
+held profile writes ahead of their checkpoint (``DataPlane._idle_work``), so a take
+mostly encodes only what changed since.
 
 A crash anywhere before 4 re-delivers the input since the last commit; the restored
 state is the one of that commit (changelog records of the failed checkpoint are skipped
@@ -92,6 +99,10 @@ RETRIABLE_COMMIT_ERRORS = frozenset({
     KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS, KafkaError._ASSIGNMENT_LOST,
 })
 
+#: Held profile writes encoded per idle slice (~10 us each: the slice stays well under a
+#: millisecond, what a record arriving meanwhile may wait; see DataPlane._idle_work).
+IDLE_ENCODE_PROFILES = 32
+
 
 @dataclass
 class PartitionRuntime:
@@ -128,6 +139,8 @@ class TakenPartition:
     parts: dict[str, bytes | None]
     #: The input offset this checkpoint commits (None: no new input, only profile writes).
     offset: int | None
+    #: Its share of the loop's time on the checkpoint so far (for the metric).
+    loop_seconds: float = 0.0
 
 
 @dataclass
@@ -196,6 +209,9 @@ class DataPlane:
         self._last_checkpoint = 0.0
         #: At-least-once: the checkpoint taken and not yet committed (see ``_settle``).
         self._taken: TakenCheckpoint | None = None
+        #: At-least-once: partitions' checkpoints committed and not yet written to their
+        #: local stores (written when the loop is idle, or before their next take).
+        self._committed: dict[tuple[str, int], TakenPartition] = {}
         #: Set while librdkafka reports every broker down; cleared by a metadata probe.
         self._brokers_down = threading.Event()
         self._last_probe = 0.0
@@ -372,7 +388,7 @@ class DataPlane:
                 if self._brokers_down.is_set():
                     self._probe_brokers(consumer)
                 msgs = self._consume_batch(consumer)
-                if self._taken is not None:  # outputs had the consume's wait to be delivered
+                if self._taken is not None and not msgs:  # outputs had the wait to be delivered
                     self._settle(consumer, block=False)
                 if msgs:
                     self._process(msgs)
@@ -416,6 +432,10 @@ class DataPlane:
         size = self.cfg.batch_size
         called = time.perf_counter()
         msgs = consumer.consume(size, 0)
+        while not msgs and self._idle_work(consumer):
+            self._drained_at = called  # seen empty then: what comes next arrived after it
+            called = time.perf_counter()
+            msgs = consumer.consume(size, 0)
         if msgs:
             # queued since the queue was last seen empty, at the earliest
             self._arrived_after = self._drained_at
@@ -434,6 +454,31 @@ class DataPlane:
         if len(msgs) < size:
             self._drained_at = woke
         return msgs
+
+    def _idle_work(self, consumer: Consumer) -> bool:
+        """One slice of work that would otherwise pause the loop at the next checkpoint,
+        done while the input queue is empty; False when there is none left.
+
+        In order: writing the committed checkpoint to the local stores (a few ms, mostly
+        freeing the taken profiles' objects), settling the checkpoint in flight (its
+        commit, once the producer has delivered everything), encoding held profile writes
+        ahead of the next checkpoint (:meth:`CheckpointedStore.encode_ahead`,
+        ``IDLE_ENCODE_PROFILES`` at a time: well under a millisecond). Records that arrive
+        meanwhile wait for one slice at most. Under full load the queue is never empty and
+        this never runs: the next checkpoint does the same work, once."""
+        if self._committed:
+            self._apply_committed(consumer, limit=1)
+            return True
+        if self._taken is not None:
+            self._settle(consumer, block=False)
+            if self._taken is None:
+                return True
+        left = IDLE_ENCODE_PROFILES
+        for rt in self.partitions.values():
+            left -= rt.store.encode_ahead(left)
+            if left <= 0:
+                break
+        return left < IDLE_ENCODE_PROFILES
 
     def _commit(self, consumer: Consumer, offsets: list[TopicPartition],
                 taken: dict[tuple[str, int], TakenPartition]) -> bool:
@@ -598,20 +643,28 @@ class DataPlane:
         partition) durable (order: see module doc).
 
         At-least-once with ``wait=False``, the loop goes on once the changelog is queued;
-        :meth:`_settle` commits the offsets and writes the local stores as soon as the
-        producer has every record acknowledged (checked at each turn of the loop, and
-        waited for before the next checkpoint at the latest)."""
-        if self._taken is not None:
-            self._settle(consumer, block=True)  # one checkpoint in flight at a time
+        :meth:`_settle` commits the offsets as soon as the producer has every record
+        acknowledged (checked whenever the input queue is empty, and waited for before the
+        next take of one of its partitions at the latest); the local stores get it next."""
+        wanted = None if keys is None else set(keys)
+        inflight = self._taken
+        if inflight is not None and (wait or wanted is None or not wanted.isdisjoint(inflight.parts)):
+            self._settle(consumer, block=True)  # a partition has one checkpoint in flight at most
+        self._apply_committed(consumer, wanted)  # a store takes its next writes once it has the last
         started = time.perf_counter()
         self._last_checkpoint = self.clock()
         taken = self._take(keys)
         if not self._in_txn:
-            if not taken.parts:
-                return  # nothing new on these partitions
-            taken.loop_seconds += time.perf_counter() - started
-            self._taken = taken
-            self._settle(consumer, block=wait)
+            if taken.parts:
+                taken.loop_seconds += time.perf_counter() - started
+                if self._taken is None:
+                    self._taken = taken
+                else:  # joins the one in flight: one flush and one commit for both
+                    self._taken.parts.update(taken.parts)
+                    self._taken.loop_seconds += taken.loop_seconds
+                self._settle(consumer, block=wait)
+            if wait:
+                self._apply_committed(consumer)
             return
         if taken.offsets:
             self.producer.send_offsets_to_transaction(
@@ -621,7 +674,7 @@ class DataPlane:
         if self._delivery_errors:
             raise DeliveryFailed("; ".join(self._delivery_errors[:3]))
         taken.loop_seconds += time.perf_counter() - started
-        self._apply_taken(consumer, taken)
+        self._apply_parts(consumer, list(taken.parts.values()), taken.loop_seconds)
 
     def _take(self, keys: list[tuple[str, int]] | None) -> TakenCheckpoint:
         """Take the held writes and the models' state of ``keys``; queue their changelog."""
@@ -654,7 +707,8 @@ class DataPlane:
 
     def _settle(self, consumer: Consumer, block: bool) -> None:
         """At-least-once: once every record queued so far is acknowledged (waiting for it
-        if ``block``), commit the taken checkpoint's offsets and apply it locally."""
+        if ``block``), commit the taken checkpoint's offsets; the local stores get it next
+        (:meth:`_apply_committed`: when the loop is idle, or before the next checkpoint)."""
         taken = self._taken
         if taken is None:
             return
@@ -679,14 +733,32 @@ class DataPlane:
         offsets = taken.offsets
         if offsets and not self._commit(consumer, offsets, taken.parts):
             return  # kept pending: retried at the next checkpoint
-        taken.loop_seconds += time.perf_counter() - started
-        self._apply_taken(consumer, taken)
+        if self._commit_failing_since is not None:
+            log.info("checkpoint committed again")
+            self._commit_failing_since = None
+        share = (taken.loop_seconds + time.perf_counter() - started) / max(len(taken.parts), 1)
+        for key, part in taken.parts.items():
+            part.loop_seconds = share
+            self._committed[key] = part
 
-    def _apply_taken(self, consumer: Consumer, taken: TakenCheckpoint) -> None:
-        """The checkpoint committed: write it to the local stores."""
+    def _apply_committed(self, consumer: Consumer, keys: set[tuple[str, int]] | None = None,
+                         limit: int | None = None) -> None:
+        """Write committed checkpoints (of ``keys``, default all; at most ``limit``
+        partitions) to the local stores of the partitions still owned (a lost partition's
+        store is closed; its next owner restores)."""
+        todo = [key for key in self._committed if keys is None or key in keys][:limit]
+        if not todo:
+            return
+        parts = [self._committed.pop(key) for key in todo]
+        parts = [part for key, part in zip(todo, parts, strict=True)
+                 if self.partitions.get(key) is part.runtime]
+        self._apply_parts(consumer, parts, sum(part.loop_seconds for part in parts))
+
+    def _apply_parts(self, consumer: Consumer, parts: list[TakenPartition], loop_seconds: float) -> None:
+        """Committed: write these partitions' checkpoints to their local stores."""
         started = time.perf_counter()
         wall_ms = wall_stamp(self.clock())
-        for part in taken.parts.values():
+        for part in parts:
             meta: dict[str, bytes | None] = {}
             if part.offset is not None:
                 meta[META_SOURCE_OFFSET] = str(part.offset).encode()
@@ -695,10 +767,7 @@ class DataPlane:
                 for name, value in part.parts.items():
                     meta[META_ENGINE_PART + name] = value
             part.runtime.store.apply_taken(part.writes, meta)
-        metrics.CHECKPOINT_SECONDS.observe(taken.loop_seconds + time.perf_counter() - started)
-        if self._commit_failing_since is not None:
-            log.info("checkpoint committed again")
-            self._commit_failing_since = None
+        metrics.CHECKPOINT_SECONDS.observe(loop_seconds + time.perf_counter() - started)
         metrics.STATE_USERS.set(sum(rt.backing.count() for rt in self.partitions.values()))
         metrics.record_lag(consumer, list(self.partitions))
         metrics.READY.set(1 if self.ready else 0)
