@@ -18,15 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import percentile
-from benchmarks.worker import ALL_FEATURES, make_plane
-from benchmarks.workload import WorkerTopics, fill_topic, make_workload
+from benchmarks.worker import ALL_FEATURES, run_paced
+from benchmarks.workload import WorkerTopics, make_workload
 from streams.broker import EmbeddedBroker
 from streams.dataplane.loop import DataPlane
 from streams.settings import Settings
@@ -55,29 +54,12 @@ def _time_steps(spans: list[tuple[str, float, float]]) -> None:
 def run(rate: float, seconds: float, partitions: int, users: int, events: int) -> dict[str, Any]:
     spans: list[tuple[str, float, float]] = []
     _time_steps(spans)
-    probe: list[tuple[float, float, int]] = []
     with tempfile.TemporaryDirectory(prefix="latency-timeline-") as tmp, EmbeddedBroker() as broker:
         settings = Settings(bootstrap_servers=broker.bootstrap_servers, _env_file=None)  # type: ignore[call-arg]
         _, lines = make_workload(users, events, 1, Path(tmp))
         topics = WorkerTopics.create(settings, "timeline", partitions)
-        plane = make_plane(settings, topics, ALL_FEATURES, Path(tmp) / "state")
-        plane.latency_probe = probe
-        thread = threading.Thread(target=plane.run, name="timeline-plane")
-        thread.start()
-        try:
-            while not (plane.ready and plane.partitions) and plane.error is None:
-                time.sleep(0.05)
-            fed_at = time.perf_counter()
-            count = min(len(lines), int(rate * seconds))
-            fill_topic(settings, topics.input, lines[:count], rate=rate)
-            deadline = time.monotonic() + 120
-            while plane.processed < count and plane.error is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            plane.stop()
-            thread.join(120)
-    if plane.error is not None:
-        raise RuntimeError(f"the data plane failed: {plane.error!r}")
+        count = min(len(lines), int(rate * seconds))
+        probe, fed_at = run_paced(settings, topics, lines[:count], ALL_FEATURES, rate, Path(tmp) / "state")
     warm = fed_at + seconds / 5
     inside = sorted(lat * 1000 for t, lat, n in probe if t >= warm for _ in range(n))
     steps = {}

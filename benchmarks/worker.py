@@ -25,7 +25,7 @@ from models.segments import DEFAULT_RULES_PATH, load_rules
 from streams.dataplane.loop import DataPlane, DataPlaneConfig
 from streams.settings import Settings
 
-__all__ = ["ALL_FEATURES", "bench_latency", "bench_worker", "make_plane"]
+__all__ = ["ALL_FEATURES", "bench_latency", "bench_worker", "make_plane", "run_paced"]
 
 #: Everything on: behavioural segments (river KMeans) and the hybrid recommender.
 ALL_FEATURES = EngineConfig(policy="hybrid", behavioural_segments=True)
@@ -79,6 +79,30 @@ def bench_worker(settings: Settings, topics: WorkerTopics, n: int, engine_config
             "events_per_s_wall": events / wall if wall else 0.0, "peak_rss_mb": proc_peak_rss_mb()}
 
 
+def run_paced(settings: Settings, topics: WorkerTopics, lines: list[bytes], engine_config: EngineConfig,
+              rate: float, state_dir: Path) -> tuple[list[tuple[float, float, int]], float]:
+    """Start a data plane (:func:`make_plane`) with a latency probe, feed it ``lines`` at
+    ``rate`` events/s once it owns its partitions, stop it when it has processed them (or
+    after 120 s). Returns the probe (see ``DataPlane.latency_probe``) and the
+    ``perf_counter`` time the feed began."""
+    plane = make_plane(settings, topics, engine_config, state_dir)
+    probe: list[tuple[float, float, int]] = []
+    plane.latency_probe = probe
+    thread = threading.Thread(target=plane.run, name="bench-paced")
+    thread.start()
+    try:
+        while not (plane.ready and plane.partitions) and plane.error is None:
+            time.sleep(0.05)
+        fed_at = time.perf_counter()
+        fill_topic(settings, topics.input, lines, rate=rate)
+        deadline = time.monotonic() + 120
+        while plane.processed < len(lines) and plane.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        _stop(plane, thread)
+    return probe, fed_at
+
+
 def bench_latency(settings: Settings, topics: WorkerTopics, lines: list[bytes], engine_config: EngineConfig,
                   rate: float, seconds: float) -> dict[str, float]:
     """Feed the worker at ``rate`` events/s for ``seconds``; event-to-decision latency from
@@ -93,21 +117,7 @@ def bench_latency(settings: Settings, topics: WorkerTopics, lines: list[bytes], 
     count = max(1, min(len(lines), int(rate * seconds)))
     ck_sum0, ck_count0 = _checkpoint_totals()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as state_dir:
-        plane = make_plane(settings, topics, engine_config, Path(state_dir))
-        probe: list[tuple[float, float, int]] = []
-        plane.latency_probe = probe
-        thread = threading.Thread(target=plane.run, name="bench-latency")
-        thread.start()
-        try:
-            while not (plane.ready and plane.partitions) and plane.error is None:
-                time.sleep(0.05)
-            fed_at = time.perf_counter()
-            fill_topic(settings, topics.input, lines[:count], rate=rate)
-            deadline = time.monotonic() + 120
-            while plane.processed < count and plane.error is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            _stop(plane, thread)
+        probe, fed_at = run_paced(settings, topics, lines[:count], engine_config, rate, Path(state_dir))
     ck_sum, ck_count = _checkpoint_totals()
     consumer = Consumer(settings.consumer_config(group_id=unique("latency")))
     sent: dict[str, int] = {}
