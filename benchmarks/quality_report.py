@@ -13,11 +13,8 @@ import json
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from models.config import EngineConfig
 from models.engine import Engine, InputRecord
@@ -27,18 +24,11 @@ from models.simulation.prequential import prequential_hit_rate
 from schemas.decode import Rejection, decode_event
 from streams.generator import generate, truth_path
 from streams.generator.oracle import load_oracle
-
-
-def _ts(s: str) -> float:
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+from streams.generator.writer import from_rfc3339, read_truth
 
 
 def segment_quality(lines: list[bytes], truth_file: Path, config: EngineConfig) -> dict[str, Any]:
-    truth: dict[str, dict[str, Any]] = {}
-    for line in truth_file.read_bytes().splitlines():
-        r = orjson.loads(line)
-        if "user_id" in r:
-            truth[r["user_id"]] = r
+    _, truth = read_truth(truth_file)
     eng = Engine(load_rules(DEFAULT_RULES_PATH), config)
     n_events: Counter[str] = Counter()
     index_of: dict[str, tuple[str, int]] = {}  # event id -> (user, user's event number)
@@ -56,7 +46,7 @@ def segment_quality(lines: list[bytes], truth_file: Path, config: EngineConfig) 
             index_of[ev.event_id] = (u, n_events[u])
             tr = truth.get(u)
             shifted = tr is not None and len(tr["groups"]) > 1
-            if tr is not None and shifted and u not in shift_at and ev.ts >= _ts(tr["groups"][1]["from"]):
+            if shifted and u not in shift_at and ev.ts >= from_rfc3339(tr["groups"][1]["from"]):
                 shift_at[u] = n_events[u]
         out = eng.process_many([InputRecord(r) for r in batch])
         exited: dict[str, str] = {}

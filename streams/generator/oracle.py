@@ -25,25 +25,19 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from random import Random
-
-import orjson
 
 from schemas.events import EventBase, Purchase
 from streams.generator.catalog import Catalog, build_catalog
 from streams.generator.population import GROUPS, GroupTables, build_tables
 from streams.generator.sessions import BOUGHT_MEMORY
+from streams.generator.writer import from_rfc3339, read_truth
 
 #: Items of each group's ranking kept (the lists asked for are far shorter).
 RANKING_DEPTH = 30
 
 __all__ = ["TasteOracle", "load_oracle"]
-
-
-def _ts(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 class TasteOracle:
@@ -111,16 +105,12 @@ class TasteOracle:
 
 def load_oracle(truth_file: Path, *, buy_again: bool = True) -> TasteOracle:
     """The oracle of a generated file: its truth file names the seed and each user's groups."""
-    groups_of: dict[str, list[tuple[float, int]]] = {}
-    index = {g.name: i for i, g in enumerate(GROUPS)}
-    seed: int | None = None
-    for line in truth_file.read_bytes().splitlines():
-        r = orjson.loads(line)
-        if r.get("kind") == "meta":
-            seed = int(r["seed"])
-        elif "user_id" in r:
-            groups_of[r["user_id"]] = [(_ts(g["from"]), index[g["group"]]) for g in r["groups"]]
-    if seed is None:
+    meta, users = read_truth(truth_file)
+    if "seed" not in meta:
         raise ValueError(f"{truth_file}: no meta line naming the seed")
+    seed = int(meta["seed"])
+    index = {g.name: i for i, g in enumerate(GROUPS)}
+    groups_of = {user: [(from_rfc3339(g["from"]), index[g["group"]]) for g in r["groups"]]
+                 for user, r in users.items()}
     catalog = build_catalog(Random(seed))  # the generator's first draws: the same catalogue
     return TasteOracle(build_tables(catalog), catalog, groups_of, buy_again=buy_again)

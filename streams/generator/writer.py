@@ -9,6 +9,8 @@
 'data/events.truth.jsonl'
 >>> truth_path(Path("events.jsonl")).as_posix()
 'events.truth.jsonl'
+>>> from_rfc3339(fmt(1_767_225_600_123))
+1767225600.123
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import orjson
 
 DAY_MS = 86_400_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -55,6 +59,25 @@ def truth_path(out: Path) -> Path:
     p = out.with_suffix("") if out.suffix == ".gz" else out
     p = p.with_suffix("")
     return p.with_name(p.name + ".truth.jsonl")
+
+
+def from_rfc3339(text: str) -> float:
+    """A time as :class:`TimeFormatter` (and the truth file) writes it -> epoch seconds."""
+    return datetime.fromisoformat(text).timestamp()
+
+
+def read_truth(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A truth file: its meta line (seed, sizes, groups) and each user's record
+    (``{"user_id", "groups": [{"group", "from"}, ...]}``) by user id."""
+    meta: dict[str, Any] = {}
+    users: dict[str, dict[str, Any]] = {}
+    for line in path.read_bytes().splitlines():
+        record = orjson.loads(line)
+        if record.get("kind") == "meta":
+            meta = record
+        elif "user_id" in record:
+            users[record["user_id"]] = record
+    return meta, users
 
 
 class OutputFile:
