@@ -708,7 +708,8 @@ class DataPlane:
     def _settle(self, consumer: Consumer, block: bool) -> None:
         """At-least-once: once every record queued so far is acknowledged (waiting for it
         if ``block``), commit the taken checkpoint's offsets; the local stores get it next
-        (:meth:`_apply_committed`: when the loop is idle, or before the next checkpoint)."""
+        (:meth:`_apply_committed`: when the loop is idle, or before that partition's next
+        take)."""
         taken = self._taken
         if taken is None:
             return
