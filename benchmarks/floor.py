@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from benchmarks.measure import write_json
 from benchmarks.raw_loop import bench_raw
 from benchmarks.replay import bench_replay, raw_file_loop
 from benchmarks.worker import bench_worker
@@ -155,8 +155,7 @@ def main() -> None:
         value = result[name][rate]
         print(f"  {label:<36} {value:>10,.0f}" + (f"  ({value / raw:.3f})" if "replay" not in name else ""))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -16,14 +16,13 @@ diagnostic, not a benchmark: the wrappers cost a few microseconds a call).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import percentile
+from benchmarks.measure import percentile, write_json
 from benchmarks.worker import ALL_FEATURES, run_paced
 from benchmarks.workload import WorkerTopics, make_workload
 from streams.broker import EmbeddedBroker
@@ -93,7 +92,7 @@ def main() -> None:
         print(f"  {name:<13} calls {s['calls']:>6}  p50 {s['p50_ms']:6.2f} ms  p99 {s['p99_ms']:6.2f}  "
               f"max {s['max_ms']:6.2f}  total {s['total_ms']:7.0f} ms")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -68,11 +68,18 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+def write_json(path: Path, value: object) -> None:
+    """``value`` as indented JSON at ``path`` (its folder made if missing)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2))
+
+
 def report_json(shown: object, path: Path | None, written: object | None = None) -> None:
     """Print ``shown`` as JSON; also write ``written`` (default: ``shown``) to ``path``."""
     import json
 
     print(json.dumps(shown, indent=2))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(shown if written is None else written, indent=2))
+        write_json(path, shown if written is None else written)
