@@ -750,9 +750,11 @@ class DataPlane:
         todo = [key for key in self._committed if keys is None or key in keys][:limit]
         if not todo:
             return
-        parts = [self._committed.pop(key) for key in todo]
-        parts = [part for key, part in zip(todo, parts, strict=True)
-                 if self.partitions.get(key) is part.runtime]
+        parts = []
+        for key in todo:
+            part = self._committed.pop(key)
+            if self.partitions.get(key) is part.runtime:
+                parts.append(part)
         self._apply_parts(consumer, parts, sum(part.loop_seconds for part in parts))
 
     def _apply_parts(self, consumer: Consumer, parts: list[TakenPartition], loop_seconds: float) -> None:
